@@ -1,0 +1,3 @@
+from phasefarm.cli import main
+
+main()

@@ -1,0 +1,98 @@
+"""The one exception tree of phasefarm.
+
+Every layer raises these, never a vendor's exception: the OpenAI SDK, httpx, sqlite3 and ray
+errors are mapped to one of them at the boundary where they are caught.
+
+    PhasefarmError
+    ├── UsageError            bad input from the user (CLI exit code 2)
+    │   ├── GraphError        cycle, unknown dependency, duplicate name, bad option
+    │   └── StoreError        unknown run id, newer schema, store locked, bad store URL
+    ├── RunStopped            a phase asks the run to stop releasing work (retryable=False)
+    │   └── BudgetExceeded    the token or cost cap was reached
+    └── ProviderError         a model call failed
+        ├── RateLimited       429; carries retry_after seconds
+        ├── TransientError    timeout, 5xx, connection reset: worth retrying
+        ├── FatalError        auth, bad request: retrying will not help
+        └── BadOutput         the model answered, but not in the required shape
+
+`retryable` tells the engine whether a phase's `retries` apply to the error.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadOutput",
+    "BudgetExceeded",
+    "FatalError",
+    "GraphError",
+    "PhasefarmError",
+    "ProviderError",
+    "RateLimited",
+    "RunStopped",
+    "StoreError",
+    "TransientError",
+    "UsageError",
+]
+
+
+class PhasefarmError(Exception):
+    """Base of every error phasefarm raises on purpose."""
+
+    retryable: bool = True
+
+
+class UsageError(PhasefarmError, ValueError):
+    """The user gave us something we cannot use. One line, exit code 2, no traceback."""
+
+    retryable = False
+
+
+class GraphError(UsageError):
+    """The phase graph is invalid: a cycle, an unknown dependency, a duplicate or bad option."""
+
+
+class StoreError(UsageError):
+    """The checkpoint store cannot be used as asked (unknown run, newer schema, locked...)."""
+
+
+class RunStopped(PhasefarmError):
+    """Raised inside a phase to stop the whole run: no new phase starts, running ones finish.
+
+    The phase that raised it is recorded `cancelled` (it can run again on resume), and the
+    run ends `cancelled` with `stop_reason` set to this error's message.
+    """
+
+    retryable = False
+
+
+class BudgetExceeded(RunStopped):
+    """The run reached its token or cost cap."""
+
+
+class ProviderError(PhasefarmError):
+    """A model call failed."""
+
+
+class RateLimited(ProviderError):
+    """The server answered 429. `retry_after` is in seconds, `None` when it did not say."""
+
+    def __init__(self, message: str, retry_after: float | None = None, key_id: str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.key_id = key_id
+
+
+class TransientError(ProviderError):
+    """Timeout, 5xx or a dropped connection: the same call may well succeed later."""
+
+
+class FatalError(ProviderError):
+    """Authentication, permission or a malformed request: retrying will not help."""
+
+    retryable = False
+
+
+class BadOutput(ProviderError):
+    """The model's answer is unusable: malformed JSON, wrong schema, unsafe paths."""
+
+    retryable = False

@@ -1,0 +1,53 @@
+"""Which phase is running right now, and where its custom events go.
+
+The engine sets the scope around every phase body; lower layers (the LLM client, the limiter)
+read it to attribute tokens to the phase and to report waiting, without importing the engine.
+`contextvars` follow `asyncio` tasks and `asyncio.to_thread`, so plain phase functions see it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Scope", "current_scope", "emit", "phase_scope"]
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Scope:
+    run_id: str
+    phase: str  # the phase key, e.g. "images[3]"
+    sink: EventSink
+
+
+_current: ContextVar[Scope | None] = ContextVar("phasefarm_scope", default=None)
+
+
+def current_scope() -> Scope | None:
+    """The scope of the phase running in this context, or None outside any run."""
+    return _current.get()
+
+
+def emit(kind: str, **data: Any) -> None:
+    """Send a custom event (e.g. "usage", "limiter.wait") from inside a phase.
+
+    Outside a run this does nothing, so library code can call it unconditionally.
+    A "usage" event's numeric fields are summed per phase and per run by the engine.
+    """
+    scope = _current.get()
+    if scope is not None:
+        scope.sink(kind, data)
+
+
+@contextmanager
+def phase_scope(scope: Scope) -> Iterator[None]:
+    token = _current.set(scope)
+    try:
+        yield
+    finally:
+        _current.reset(token)

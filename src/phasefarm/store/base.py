@@ -1,0 +1,114 @@
+"""The checkpoint store interface: what the runner writes, what resume reads.
+
+One small protocol with two implementations: `MemoryStore` (the in-memory twin used by tests
+and by runs without a store) and `SQLiteStore` (the default on disk). Postgres may follow.
+
+Rules every implementation keeps:
+- `save_phase` is durable when it returns: the runner calls it before any dependent starts.
+- Outputs are stored through `phasefarm.store.codec` (JSON with tagged pydantic models / bytes).
+- Nothing here ever sees a service object (LLM client, API key): only inputs and outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["AddedPhase", "RunStore", "RunSummary", "StoredPhase", "StoredRun"]
+
+
+@dataclass(frozen=True)
+class StoredPhase:
+    key: str  # "layout", "images[3]", "implement[src/app.js]"
+    status: str  # "succeeded" | "failed" | "skipped" | "cancelled"
+    attempts: int
+    started: float | None
+    finished: float | None
+    output: Any  # decoded output, None unless succeeded
+    error: str | None
+    input_hash: str | None
+    usage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AddedPhase:
+    """A phase added while the run was going (ctx.add_phase), enough to add it again on resume."""
+
+    key: str
+    template: str  # name of a template registered on the flow with @flow.template()
+    needs: tuple[str, ...]
+    args: dict[str, Any]  # JSON-able arguments bound to the template
+    options: dict[str, Any]  # pool, retries, timeout, priority, estimate
+    added_by: str  # key of the phase that added it
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    run_id: str
+    flow: str
+    inputs: dict[str, Any]
+    mode: str
+    status: str  # "running" | "succeeded" | "failed" | "cancelled"
+    phases: dict[str, StoredPhase]
+    added: list[AddedPhase]
+    meta: dict[str, Any]  # free-form: CLI options needed to resume (out dir, pages, ...)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    flow: str
+    status: str
+    done: int
+    total: int
+    created: float  # unix time
+    elapsed_s: float | None
+    tokens: float
+    cost: float
+    stop_reason: str | None
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    def create_run(
+        self, run_id: str, flow: str, inputs: dict[str, Any], mode: str, meta: dict[str, Any]
+    ) -> None:
+        """Record a new run. Raises StoreError if run_id exists."""
+
+    def load_run(self, run_id: str) -> StoredRun:
+        """Everything resume needs. Raises StoreError('unknown run id ...') if absent."""
+
+    def acquire(self, run_id: str) -> None:
+        """Mark the run as executed by this process; StoreError if another live process has it."""
+
+    def release(self, run_id: str) -> None:
+        """Give up the lock taken by acquire (idempotent)."""
+
+    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
+        """Insert or replace one phase record; durable (committed) on return."""
+
+    def save_added(self, run_id: str, added: AddedPhase) -> None:
+        """Remember a dynamically added phase; durable on return."""
+
+    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events (each has a unique increasing "seq") for replay."""
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        """Events with seq > after_seq, in order."""
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        elapsed_s: float,
+        tokens: float,
+        cost: float,
+        stop_reason: str | None,
+    ) -> None:
+        """Record the end of an execution of the run (a resumed run may finish again)."""
+
+    def list_runs(self) -> list[RunSummary]:
+        """All runs, newest first."""
+
+    def close(self) -> None:
+        """Release resources."""
