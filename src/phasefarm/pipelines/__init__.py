@@ -1,6 +1,6 @@
 """Jobs shipped with phasefarm: ordinary Flows any user could write.
 
-A job module exposes `prepare(meta) -> (flow, inputs_defaults, services)`; `meta` holds the CLI
+A job module exposes `prepare(meta) -> (flow, services)`; `meta` holds the CLI
 options of a run (out dir, pages, provider, time scale...) and is stored with the run, so
 `phasefarm resume RUN_ID` can rebuild the same flow and services. API keys are never in meta:
 they come from the environment again on resume.
