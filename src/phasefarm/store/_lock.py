@@ -1,0 +1,115 @@
+"""Who executes a run: the holder record written by `acquire`, and whether its process lives.
+
+A holder is (pid, hostname, start token). The start token is the process's start time as the
+kernel reports it (`/proc/PID/stat`, field 22), so a pid reused by an unrelated process after a
+crash does not pass for the dead executor. A holder on another host cannot be checked from here
+and counts as live: taking over a run another machine may still be writing would be worse than
+asking the user to wait.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from phasefarm.errors import StoreError
+
+__all__ = ["Holder", "check_can_acquire", "describe", "holder_is_live", "this_process"]
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    start: str | None  # process start token; None where /proc is not available
+    since: float  # unix time the lock was taken
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Holder | None:
+        if not text:
+            return None
+        try:
+            data: dict[str, Any] = json.loads(text)
+            return cls(
+                pid=int(data["pid"]),
+                host=str(data["host"]),
+                start=None if data.get("start") is None else str(data["start"]),
+                since=float(data.get("since", 0.0)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable lock protects nothing: treat it as absent
+
+
+def process_start_token(pid: int) -> str | None:
+    """The kernel's start time of `pid` (clock ticks since boot), or None if unknown/gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may contain spaces or ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    # fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+    if len(fields) < 20:
+        return None
+    if fields[0] in ("Z", "X"):
+        return "zombie"
+    return fields[19]
+
+
+def this_process() -> Holder:
+    pid = os.getpid()
+    return Holder(
+        pid=pid, host=socket.gethostname(), start=process_start_token(pid), since=time.time()
+    )
+
+
+def _pid_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def holder_is_live(holder: Holder) -> bool:
+    """True unless we can tell the holder's process is gone."""
+    if holder.host != socket.gethostname():
+        return True
+    if not _pid_exists(holder.pid):
+        return False
+    token = process_start_token(holder.pid)
+    if token == "zombie":
+        return False  # killed, not yet reaped by its parent: it will never write again
+    # A different start time: the pid was reused by another process.
+    return holder.start is None or token is None or token == holder.start
+
+
+def describe(holder: Holder) -> str:
+    here = socket.gethostname()
+    return f"process {holder.pid}" + ("" if holder.host == here else f" on {holder.host}")
+
+
+def check_can_acquire(run_id: str, current: Holder | None) -> None:
+    """Raise StoreError if `current` is another process that is still alive.
+
+    The same process may take its own lock again: a flow resumed in the process that ran it.
+    """
+    if current is None:
+        return
+    me = this_process()
+    if current.host == me.host and current.pid == me.pid:
+        return
+    if holder_is_live(current):
+        raise StoreError(f"run {run_id} is being executed by {describe(current)}")

@@ -1,0 +1,267 @@
+"""SQLiteStore on real files and real processes: migrations, refusals, locks, kill -9."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from phasefarm.errors import StoreError
+from phasefarm.store import SQLiteStore, StoredPhase
+from phasefarm.store.sqlite import Migration, migrations, split_statements
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file in the folder with its bytes: 'untouched' means this does not change."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def make_store(path: Path) -> None:
+    with SQLiteStore(path) as s:
+        s.create_run("r1", "demo", {"brief": "x"}, "parallel", {})
+        s.save_phase("r1", StoredPhase("a", "succeeded", 1, 0.0, 1.0, [1], None, "h"))
+        s.release("r1")
+
+
+def test_shipped_migrations_are_named_and_ordered():
+    found = migrations()
+    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    assert found[0].name == "initial"
+    import phasefarm.store
+
+    folder = Path(phasefarm.store.__file__).parent / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".sql")
+    assert names == [f"{m.version:04d}_{m.name}.sql" for m in found]
+
+
+def test_fresh_store_schema_and_pragmas(tmp_path: Path):
+    path = tmp_path / "deep" / "er" / "runs.db"
+    with SQLiteStore(path) as s:
+        assert s.schema_version() == len(migrations())
+        assert s.integrity_check() == "ok"
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"schema_migrations", "runs", "phases", "added_phases", "events"} <= tables
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert rows == [(m.version, m.name) for m in migrations()]
+    conn.close()
+
+
+def test_reopen_keeps_data_and_does_not_migrate_twice(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    with SQLiteStore(path) as s:
+        assert s.load_run("r1").phases["a"].output == [1]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(migrations())
+    conn.close()
+
+
+def test_upgrade_applies_only_new_migrations_in_order(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    extra = [
+        *migrations(),
+        Migration(
+            len(migrations()) + 1,
+            "run_labels",
+            "-- a label per run\nCREATE TABLE run_labels (\n run TEXT NOT NULL,\n label TEXT\n);\n"
+            "INSERT INTO run_labels SELECT id, 'old' FROM runs;\n",
+        ),
+    ]
+    with SQLiteStore(path, _migrations=extra) as s:
+        assert s.schema_version() == len(extra)
+        assert s.load_run("r1").phases["a"].output == [1]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT run, label FROM run_labels").fetchall() == [("r1", "old")]
+    names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY version")]
+    assert names == [m.name for m in extra]
+    conn.close()
+
+
+def test_failed_migration_leaves_the_store_as_it_was(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    broken = [
+        *migrations(),
+        Migration(len(migrations()) + 1, "broken", "CREATE TABLE t (x);\nNOPE;\n"),
+    ]
+    with pytest.raises(StoreError, match="syntax error"):
+        SQLiteStore(path, _migrations=broken)
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "t" not in tables
+    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 1
+    conn.close()
+
+
+def test_split_statements_keeps_triggers_whole():
+    sql = (
+        "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n SELECT 1;\n END;\n-- end\n"
+    )
+    assert split_statements(sql) == [
+        "CREATE TABLE a (x);",
+        "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n SELECT 1;\n END;",
+    ]
+
+
+def test_newer_schema_refused_and_file_untouched(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES (99, 'from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    before = snapshot(tmp_path)
+    latest = len(migrations())
+    with pytest.raises(
+        StoreError, match=rf"^store schema 99 is newer than this phasefarm \({latest}\)"
+    ):
+        SQLiteStore(path)
+    assert snapshot(tmp_path) == before
+
+
+def test_folder_path_refused(tmp_path: Path):
+    folder = tmp_path / "runs.db"
+    folder.mkdir()
+    with pytest.raises(StoreError, match="is a folder"):
+        SQLiteStore(folder)
+    assert list(folder.iterdir()) == []
+
+
+def test_not_a_database_refused_and_untouched(tmp_path: Path):
+    path = tmp_path / "notes.txt"
+    path.write_text("these are my notes, not a database\n" * 50)
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="not a phasefarm store"):
+        SQLiteStore(path)
+    assert snapshot(tmp_path) == before
+
+
+def test_someone_elses_sqlite_file_refused_and_untouched(tmp_path: Path):
+    path = tmp_path / "app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users (name TEXT)")
+    conn.execute("INSERT INTO users VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="not a phasefarm store"):
+        SQLiteStore(path)
+    assert snapshot(tmp_path) == before
+
+
+# -- real processes ------------------------------------------------------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from phasefarm.store import SQLiteStore, StoredPhase
+    store = SQLiteStore(sys.argv[1])
+    if sys.argv[2] == "create":
+        store.create_run("r1", "demo", {"brief": "x"}, "parallel", {})
+    else:
+        store.acquire("r1")
+    png = b"\\x89PNG" * 1000
+    store.save_phase("r1", StoredPhase("a", "succeeded", 1, 0.0, 1.0, png, None, "h"))
+    print("held", flush=True)
+    sys.stdin.readline()   # hold the run until told or killed
+    store.release("r1")
+    store.close()
+    """
+)
+
+
+def start_holder(path: Path, how: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), how],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "held\n"
+    return proc
+
+
+def test_live_holder_refused_then_released_run_is_free(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    proc = start_holder(path, "create")
+    try:
+        with SQLiteStore(path) as s:
+            before = snapshot(tmp_path)["runs.db"]
+            with pytest.raises(
+                StoreError, match=rf"^run r1 is being executed by process {proc.pid}$"
+            ):
+                s.acquire("r1")
+            assert snapshot(tmp_path)["runs.db"] == before
+            assert s.list_runs()[0].status == "running"
+            assert proc.stdin is not None
+            proc.stdin.write("done\n")
+            proc.stdin.flush()
+            assert proc.wait(timeout=30) == 0
+            s.acquire("r1")  # released cleanly: free
+            s.release("r1")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_killed_holder_is_taken_over_and_its_commit_survives(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    proc = start_holder(path, "acquire")
+    with SQLiteStore(path) as s:
+        with pytest.raises(StoreError, match="being executed by process"):
+            s.acquire("r1")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        (summary,) = s.list_runs()
+        assert summary.status == "interrupted"
+        s.acquire("r1")  # the holder is dead: taken over
+        run = s.load_run("r1")
+        assert run.phases["a"].output == b"\x89PNG" * 1000  # committed before the kill
+        assert run.status == "running"
+        assert s.list_runs()[0].status == "running"
+        assert s.integrity_check() == "ok"
+        s.release("r1")
+
+
+def test_killed_but_unreaped_holder_is_dead_too(tmp_path: Path):
+    """A SIGKILLed child its parent has not waited for is a zombie: it will never write again."""
+    path = tmp_path / "runs.db"
+    proc = start_holder(path, "create")
+    proc.send_signal(signal.SIGKILL)
+    stat = Path(f"/proc/{proc.pid}/stat")
+    while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        pass  # wait for the kernel to finish the kill (a few microseconds)
+    try:
+        with SQLiteStore(path) as s:
+            s.acquire("r1")
+            s.release("r1")
+    finally:
+        proc.wait()
+
+
+def test_two_processes_write_the_same_file(tmp_path: Path):
+    """A `phasefarm runs` reading while a job writes: both work, nothing corrupt."""
+    path = tmp_path / "runs.db"
+    proc = start_holder(path, "create")
+    try:
+        with SQLiteStore(path) as reader:
+            reader.create_run("r2", "demo", {}, "parallel", {})
+            assert {s.run_id for s in reader.list_runs()} == {"r1", "r2"}
+            assert reader.load_run("r1").phases["a"].status == "succeeded"
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.write("done\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    with SQLiteStore(path) as s:
+        assert s.integrity_check() == "ok"
