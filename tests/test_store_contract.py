@@ -176,6 +176,20 @@ def test_events_in_order_and_after_seq(store):
     }
 
 
+def test_events_from_seq_zero_and_last_seq(store):
+    store.create_run("r1", "demo", {}, "parallel", {})
+    assert store.load_run("r1").last_seq == -1
+    store.append_events("r1", [{"seq": 0, "kind": "run.started"}, {"seq": 1, "kind": "x"}])
+    assert [e["seq"] for e in store.events("r1")] == [0, 1]
+    assert [e["seq"] for e in store.events("r1", after_seq=0)] == [1]
+    assert store.load_run("r1").last_seq == 1
+    # a resumed execution numbers on from last_seq + 1
+    store.append_events("r1", [{"seq": 2, "kind": "run.started"}])
+    assert store.load_run("r1").last_seq == 2
+    with pytest.raises(StoreError, match="not after 2"):
+        store.append_events("r1", [{"seq": 0, "kind": "run.started"}])
+
+
 def test_events_must_increase(store):
     store.create_run("r1", "demo", {}, "parallel", {})
     store.append_events("r1", [{"seq": 3, "kind": "x"}])
@@ -184,6 +198,8 @@ def test_events_must_increase(store):
     assert [e["seq"] for e in store.events("r1")] == [3]  # the whole batch was refused
     with pytest.raises(StoreError, match="no integer seq"):
         store.append_events("r1", [{"kind": "x"}])
+    with pytest.raises(StoreError, match="no integer seq"):
+        store.append_events("r1", [{"seq": -5, "kind": "x"}])
 
 
 def test_events_of_runs_are_separate(store):

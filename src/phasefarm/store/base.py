@@ -52,6 +52,9 @@ class StoredRun:
     phases: dict[str, StoredPhase]
     added: list[AddedPhase]
     meta: dict[str, Any]  # free-form: CLI options needed to resume (out dir, pages, ...)
+    # seq of the last stored event, -1 if none: a resumed execution numbers its events from
+    # last_seq + 1, so the run's events stay unique and increasing across executions.
+    last_seq: int = -1
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,11 @@ class RunStore(Protocol):
         """Remember a dynamically added phase; durable on return."""
 
     def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        """Append events (each has a unique increasing "seq") for replay."""
+        """Append events (each has an integer "seq" >= 0, increasing across the run's
+        executions; StoreError otherwise) for replay."""
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
-        """Events with seq > after_seq, in order."""
+    def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
+        """Events with seq > after_seq, in order (all of them by default)."""
 
     def finish_run(
         self,

@@ -78,10 +78,10 @@ def decode_added(text: str) -> AddedPhase:
 
 
 def event_json(run_id: str, event: dict[str, Any]) -> tuple[int, str, str]:
-    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq."""
+    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
     seq = event.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool):
-        raise StoreError(f"event of run {run_id} has no integer seq: {event!r:.120}")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise StoreError(f"event of run {run_id} has no integer seq >= 0: {event!r:.120}")
     return seq, str(event.get("kind", "")), json.dumps(event, default=str, ensure_ascii=False)
 
 
@@ -179,6 +179,7 @@ class MemoryStore:
                 phases=phases,
                 added=[decode_added(text) for text in run.added.values()],
                 meta=codec.decode(run.meta),
+                last_seq=run.events[-1][0] if run.events else -1,
             )
 
     def acquire(self, run_id: str) -> None:
@@ -225,14 +226,14 @@ class MemoryStore:
         rows = [event_json(run_id, e) for e in events]
         with self._mutex:
             run = self._run(run_id)
-            last = run.events[-1][0] if run.events else 0
+            last = run.events[-1][0] if run.events else -1
             for seq, _, _ in rows:
                 if seq <= last:
                     raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
                 last = seq
             run.events.extend(rows)
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._mutex:
             run = self._run(run_id)
             return [json.loads(text) for seq, _, text in run.events if seq > after_seq]

@@ -270,6 +270,9 @@ class SQLiteStore:
                 " FROM phases WHERE run = ? ORDER BY rowid",
                 (run_id,),
             ).fetchall()
+            last_seq = conn.execute(
+                "SELECT coalesce(max(seq), -1) FROM events WHERE run = ?", (run_id,)
+            ).fetchone()[0]
             added_rows = conn.execute(
                 "SELECT key, template, needs, args, options, added_by FROM added_phases"
                 " WHERE run = ? ORDER BY ord",
@@ -314,6 +317,7 @@ class SQLiteStore:
             phases=phases,
             added=added,
             meta=codec.decode(meta),
+            last_seq=int(last_seq),
         )
 
     def acquire(self, run_id: str) -> None:
@@ -384,7 +388,7 @@ class SQLiteStore:
         with self._transaction() as conn:
             self._require_run(conn, run_id)
             row = conn.execute("SELECT max(seq) FROM events WHERE run = ?", (run_id,)).fetchone()
-            last = int(row[0] or 0)
+            last = -1 if row[0] is None else int(row[0])
             for seq, _, _ in rows:
                 if seq <= last:
                     raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
@@ -394,7 +398,7 @@ class SQLiteStore:
                 [(run_id, seq, kind, text) for seq, kind, text in rows],
             )
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+    def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._mutex, self._errors():
             self._require_run(self._conn, run_id)
             rows = self._conn.execute(
