@@ -7,11 +7,19 @@ succeeded, 1 the run finished with failures, 2 bad usage or bad input, 130 inter
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from phasefarm.errors import UsageError
+
+if TYPE_CHECKING:
+    from phasefarm.engine.events import Event
+    from phasefarm.engine.flow import Flow
+    from phasefarm.engine.result import RunResult
 
 app = typer.Typer(
     name="phasefarm",
@@ -32,9 +40,253 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+class _Progress:
+    """Live "k/N completed" with the phases running now, drawn with rich on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.console = Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self.quiet = not enabled
+        self.running: dict[str, None] = {}
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("completed  {task.fields[running]}"),
+            console=self.console,
+            disable=not self.enabled,
+        )
+        self.task = self.progress.add_task("run", total=None, running="")
+
+    def __enter__(self) -> _Progress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        kind, phase = event.kind, event.phase
+        if kind == "phase.started" and phase:
+            self.running[phase] = None
+        elif kind in ("phase.succeeded", "phase.failed", "phase.cancelled") and phase:
+            self.running.pop(phase, None)
+        if kind == "phase.failed" and not self.quiet:
+            self.console.print(f"[red]failed[/red] {phase}: {event.data.get('error')}")
+        elif kind == "progress":
+            shown = ", ".join(list(self.running)[:4])
+            more = len(self.running) - 4
+            running = f"running: {shown}" + (f" +{more}" if more > 0 else "") if shown else ""
+            self.progress.update(
+                self.task,
+                completed=event.data["done"],
+                total=event.data["total"],
+                running=running,
+            )
+            if not self.enabled and not self.quiet:
+                self.console.print(
+                    f"{event.data['done']}/{event.data['total']} completed", highlight=False
+                )
+
+
+def summary(result: RunResult, *, time_scale: float | None, out: Path | None) -> dict[str, Any]:
+    """The one JSON object `--json` prints last (DESIGN.md's contract)."""
+    seed = result.elapsed_s / time_scale if time_scale else None
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "elapsed_s": round(result.elapsed_s, 4),
+        "seed_elapsed_s": None if seed is None else round(seed, 2),
+        "phases": {
+            key: {
+                "status": r.status,
+                "started": None if r.started is None else round(r.started, 4),
+                "finished": None if r.finished is None else round(r.finished, 4),
+                "attempts": r.attempts,
+            }
+            for key, r in result.phases.items()
+        },
+        "tokens": int(result.usage.get("tokens", 0)),
+        "cost": round(result.usage.get("cost", 0.0), 6),
+        "out": None if out is None else str(out),
+        "stop_reason": result.stop_reason,
+    }
+
+
+def run_job(
+    flow: Flow,
+    *,
+    job: str,
+    inputs: dict[str, Any],
+    services: dict[str, Any],
+    mode: str,
+    store_url: str | None,
+    run_id: str | None,
+    meta: dict[str, Any],
+    as_json: bool,
+    out: Path | None,
+    resume: bool = False,
+    retry_failed: bool = False,
+) -> NoReturn:
+    """Run (or resume) a job with live progress and exit 0 / 1 like DESIGN.md says."""
+    from phasefarm.engine.runner import Run, run_blocking
+    from phasefarm.store.url import open_store
+
+    store = open_store(store_url)
+    meta = {**meta, "job": job}
+    reporter = _Progress(enabled=not as_json)
+    try:
+        with reporter:
+            if resume:
+                assert run_id is not None
+                result = run_blocking(
+                    lambda: Run.for_resume(
+                        flow,
+                        run_id,
+                        store=store,
+                        services=services,
+                        retry_failed=retry_failed,
+                        on_event=reporter,
+                    )
+                )
+            else:
+                result = run_blocking(
+                    lambda: Run(
+                        flow,
+                        inputs=inputs,
+                        mode=mode,
+                        services=services,
+                        store=store,
+                        run_id=run_id,
+                        on_event=reporter,
+                        meta=meta,
+                    )
+                )
+    finally:
+        store.close()
+    time_scale = meta.get("time_scale")
+    report = summary(result, time_scale=float(time_scale) if time_scale else None, out=out)
+    counts = result.counts()
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        line = f"{result.status}: {parts} in {result.elapsed_s:.2f} s"
+        if report["seed_elapsed_s"] is not None:
+            line += f" ({report['seed_elapsed_s']} seed-s)"
+        if result.usage.get("tokens"):
+            line += f", {report['tokens']} tokens, ${report['cost']:.4f}"
+        typer.echo(line)
+        if out is not None and result.status == "succeeded":
+            typer.echo(f"output: {out}")
+    if result.status != "succeeded":
+        for key in result.failed:
+            typer.echo(f"  failed {key}: {result.phases[key].error}", err=True)
+        if result.stop_reason:
+            typer.echo(f"stopped: {result.stop_reason}", err=True)
+        typer.echo(f"resume with: phasefarm resume {result.run_id}", err=True)
+    raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+@app.command()
+def demo(
+    brief: str = typer.Argument("a field guide to city birds", help="What to write about."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for page.md."),
+    mode: str = typer.Option("parallel", help="parallel | waves | sequential"),
+    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
+    sections: int = typer.Option(6, help="Sections written in parallel."),
+    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    run_id: str | None = typer.Option(None, "--run-id"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+) -> None:
+    """A model-free flow that shows parallel phases, pools and live progress."""
+    from phasefarm.pipelines.demo import prepare
+
+    if not brief.strip():
+        raise fail("the brief is empty: say what to write about")
+    if not 1 <= sections <= 100:
+        raise fail(f"--sections must be between 1 and 100, got {sections}")
+    if time_scale < 0:
+        raise fail(f"--time-scale must be >= 0, got {time_scale}")
+    meta: dict[str, Any] = {
+        "time_scale": time_scale,
+        "sections": sections,
+        "out": str(out) if out else None,
+    }
+    flow, services = prepare(meta)
+    run_job(
+        flow,
+        job="demo",
+        inputs={"brief": brief},
+        services=services,
+        mode=mode,
+        store_url=store,
+        run_id=run_id,
+        meta=meta,
+        as_json=as_json,
+        out=out,
+    )
+
+
+@app.command("runs")
+def runs_command(
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per run instead."),
+) -> None:
+    """List the runs of a store, newest first: status, k/N phases done, elapsed, tokens, cost."""
+    import json
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from phasefarm.store import open_store
+
+    run_store = open_store(store)
+    try:
+        summaries = run_store.list_runs()
+    finally:
+        run_store.close()
+    if as_json:
+        for summary in summaries:
+            typer.echo(json.dumps(asdict(summary)))
+        return
+    if not summaries:
+        typer.echo("no runs")
+        return
+    table = Table(title="runs", title_justify="left")
+    for name in ("id", "flow", "status", "k/N", "elapsed", "tokens", "cost"):
+        table.add_column(name, justify="right" if name not in ("id", "flow", "status") else "left")
+    colors = {
+        "succeeded": "green",
+        "failed": "red",
+        "cancelled": "yellow",
+        "interrupted": "magenta",
+    }
+    for s in summaries:
+        status = s.status + (f" ({s.stop_reason})" if s.stop_reason else "")
+        color = colors.get(s.status)
+        table.add_row(
+            s.run_id,
+            s.flow,
+            f"[{color}]{status}[/{color}]" if color else status,
+            f"{s.done}/{s.total}",
+            "-" if s.elapsed_s is None else f"{s.elapsed_s:.1f}s",
+            f"{s.tokens:,.0f}",
+            f"${s.cost:.4f}",
+        )
+    Console(width=max(100, Console().width)).print(table)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        app(args=argv, prog_name="phasefarm", standalone_mode=False)
+        # without standalone mode click returns the code of a typer.Exit instead of exiting
+        code = app(args=argv, prog_name="phasefarm", standalone_mode=False)
     except UsageError as exc:
         typer.echo(f"phasefarm: error: {exc}", err=True)
         sys.exit(2)
@@ -43,13 +295,15 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("phasefarm: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+    except typer.Abort:
+        typer.echo("phasefarm: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # click's usage errors (unknown command, bad option value); typer vendors click, so
+        # they are recognised by shape rather than by class
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            typer.echo("phasefarm: interrupted", err=True)
-            sys.exit(130)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

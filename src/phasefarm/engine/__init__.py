@@ -1,0 +1,22 @@
+"""The engine: flows, the graph scheduler, the asyncio runner, events and results."""
+
+from phasefarm.engine.events import Event
+from phasefarm.engine.flow import Flow, PhaseDef
+from phasefarm.engine.plan import Plan
+from phasefarm.engine.result import PhaseRecord, RunResult
+from phasefarm.engine.runner import PhaseContext, RunHandle
+from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
+
+__all__ = [
+    "MODES",
+    "Event",
+    "Flow",
+    "NodeSpec",
+    "PhaseContext",
+    "PhaseDef",
+    "PhaseRecord",
+    "Plan",
+    "RunHandle",
+    "RunResult",
+    "Scheduler",
+]

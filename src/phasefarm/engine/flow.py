@@ -1,0 +1,477 @@
+"""`Flow` and its decorators: `@flow.phase`, `@flow.map`, `@flow.template`.
+
+A phase's dependencies are its parameter names that name other phases (or explicit `needs=`).
+Definitions are checked as they are made (callable, unique name, sane options, no cycle among
+the phases known so far); names that are neither phases, inputs nor services are reported when
+the flow is planned or run, because inputs and services are only known then.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from phasefarm.engine.scheduler import NodeSpec, _topological
+from phasefarm.errors import GraphError
+
+if TYPE_CHECKING:
+    from phasefarm.engine.plan import Plan
+    from phasefarm.engine.result import RunResult
+    from phasefarm.engine.runner import EventCallback, RunHandle
+    from phasefarm.store.base import RunStore
+
+__all__ = ["Flow", "PhaseDef"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["phase", "map", "template"]
+
+# parameter names the engine fills itself
+CONTEXT_PARAM = "ctx"
+ITEM_PARAMS = ("item", "index")
+
+
+@dataclass(frozen=True)
+class PhaseDef:
+    """A phase as the user defined it (a map or template is expanded at run time)."""
+
+    name: str
+    fn: Callable[..., Any]
+    kind: Kind = "phase"
+    needs: tuple[str, ...] = ()
+    pool: str = "default"
+    retries: int = 0
+    timeout: float | None = None
+    priority: int = 0
+    estimate: float = 1.0
+    wave: int | None = None
+    backoff: float | None = None  # base seconds of exponential retry backoff; None: the flow's
+    over: str | None = None  # map: the phase whose output lists the items
+    items: Callable[[Any], Sequence[Any]] | None = None  # map: output -> items
+    expect: int = 1  # map: number of items assumed by plan()
+    partial: bool = False  # map: dependents get None for failed items instead of being skipped
+    params: tuple[str, ...] = field(default=(), compare=False)
+    defaults: frozenset[str] = field(default=frozenset(), compare=False)
+    is_async: bool = field(default=True, compare=False)
+
+    def phase_params(self, phase_names: Iterable[str] | Mapping[str, Any]) -> list[str]:
+        """Parameters that name phases (data dependencies)."""
+        names = phase_names
+        return [
+            p
+            for p in self.params
+            if p in names and p != CONTEXT_PARAM and not (self.kind == "map" and p in ITEM_PARAMS)
+        ]
+
+    def deps(self, phase_names: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
+        found = list(self.needs)
+        if self.over is not None and self.over not in found:
+            found.append(self.over)
+        for p in self.phase_params(phase_names):
+            if p not in found:
+                found.append(p)
+        return tuple(found)
+
+    def node(self, phase_names: Iterable[str] | Mapping[str, Any]) -> NodeSpec:
+        return NodeSpec(
+            name=self.name,
+            deps=self.deps(phase_names),
+            pool="default" if self.kind == "map" else self.pool,
+            priority=self.priority,
+            estimate=self.estimate,  # a map's join: one item's time, for critical-path priority
+            wave=self.wave,
+            virtual=self.kind == "map",
+            tolerate_failed_deps=self.partial,
+        )
+
+
+def _check_options(
+    name: str, retries: int, timeout: float | None, estimate: float, backoff: float | None
+) -> None:
+    if not isinstance(retries, int) or retries < 0:
+        raise GraphError(f"phase {name!r}: retries must be an integer >= 0, got {retries!r}")
+    if timeout is not None and not timeout > 0:
+        raise GraphError(f"phase {name!r}: timeout must be > 0 seconds, got {timeout!r}")
+    if not estimate >= 0:
+        raise GraphError(f"phase {name!r}: estimate must be >= 0 seconds, got {estimate!r}")
+    if backoff is not None and not backoff >= 0:
+        raise GraphError(f"phase {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
+
+
+def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], frozenset[str]]:
+    params: list[str] = []
+    defaults: set[str] = set()
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.kind == p.POSITIONAL_ONLY:
+            raise GraphError(
+                f"phase {fn.__name__!r}: positional-only parameter {p.name!r} cannot be filled"
+            )
+        params.append(p.name)
+        if p.default is not p.empty:
+            defaults.add(p.name)
+    return tuple(params), frozenset(defaults)
+
+
+class Flow:
+    """A named set of phases and the pools they share."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pools: Mapping[str, int] | None = None,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise GraphError("a flow needs a non-empty name")
+        self.name = name
+        self.pools: dict[str, int | None] = {"default": None}
+        for pool, size in (pools or {}).items():
+            if not isinstance(size, int) or size < 1:
+                raise GraphError(f"pool {pool!r} must have a size of at least 1, got {size!r}")
+            self.pools[pool] = size
+        if retry_backoff < 0:
+            raise GraphError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
+        self.retry_backoff = retry_backoff
+        self.phases: dict[str, PhaseDef] = {}
+        self.templates: dict[str, PhaseDef] = {}
+        self._referenced: set[str] = set()  # names that defined phases depend on or ask for
+
+    # -- defining -------------------------------------------------------------------------
+
+    def phase(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        needs: Sequence[str] = (),
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        wave: int | None = None,
+        backoff: float | None = None,
+    ) -> Any:
+        """Decorator: add a phase. Usable bare (`@flow.phase`) or called (`@flow.phase(...)`)."""
+
+        def decorate(func: F) -> F:
+            self._add(
+                self._define(
+                    func,
+                    "phase",
+                    name,
+                    needs,
+                    pool,
+                    retries,
+                    timeout,
+                    priority,
+                    estimate,
+                    wave,
+                    backoff,
+                )
+            )
+            return func
+
+        return decorate(fn) if fn is not None else decorate
+
+    def map(
+        self,
+        over: str,
+        /,
+        *,
+        items: Callable[[Any], Sequence[Any]] | None = None,
+        name: str | None = None,
+        needs: Sequence[str] = (),
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        expect: int = 1,
+        wave: int | None = None,
+        backoff: float | None = None,
+        partial: bool = False,
+    ) -> Callable[[F], F]:
+        """Decorator: one phase per item of `over`'s output (or of `items(output)`).
+
+        Items run as `name[0]`, `name[1]`, ... with this phase's pool, retries and timeout;
+        the function receives `item` and `index` if it asks for them. Dependents of `name`
+        receive the list of item results in item order.
+        """
+        if not isinstance(over, str) or not over:
+            raise GraphError("flow.map() needs the name of the phase whose output lists the items")
+        if not isinstance(expect, int) or expect < 0:
+            raise GraphError(f"map over {over!r}: expect must be an integer >= 0, got {expect!r}")
+
+        def decorate(func: F) -> F:
+            spec = self._define(
+                func, "map", name, needs, pool, retries, timeout, priority, estimate, wave, backoff
+            )
+            self._add(replace(spec, over=over, items=items, expect=expect, partial=partial))
+            return func
+
+        return decorate
+
+    def template(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        backoff: float | None = None,
+    ) -> Any:
+        """Decorator: a phase body that running phases add with `ctx.add_phase(name, ...)`."""
+
+        def decorate(func: F) -> F:
+            spec = self._define(
+                func,
+                "template",
+                name,
+                (),
+                pool,
+                retries,
+                timeout,
+                priority,
+                estimate,
+                None,
+                backoff,
+            )
+            if spec.name in self.templates or spec.name in self.phases:
+                raise GraphError(f"duplicate phase name {spec.name!r} in flow {self.name!r}")
+            self.templates[spec.name] = spec
+            return func
+
+        return decorate(fn) if fn is not None else decorate
+
+    def _define(
+        self,
+        fn: Any,
+        kind: Kind,
+        name: str | None,
+        needs: Sequence[str],
+        pool: str,
+        retries: int,
+        timeout: float | None,
+        priority: int,
+        estimate: float,
+        wave: int | None,
+        backoff: float | None,
+    ) -> PhaseDef:
+        if not callable(fn):
+            raise GraphError(f"a phase must be a callable, got {type(fn).__name__}: {fn!r}")
+        phase_name = name or getattr(fn, "__name__", None)
+        if not phase_name or not isinstance(phase_name, str) or phase_name == "<lambda>":
+            raise GraphError("a phase needs a name: pass name=... for lambdas and callables")
+        if "[" in phase_name or "]" in phase_name:
+            raise GraphError(f"phase name {phase_name!r} may not contain '[' or ']'")
+        if isinstance(needs, str):
+            needs = [needs]
+        _check_options(phase_name, retries, timeout, estimate, backoff)
+        if not isinstance(pool, str) or not pool:
+            raise GraphError(f"phase {phase_name!r}: pool must be a pool name, got {pool!r}")
+        params, defaults = _signature(fn)
+        # callable objects count as async when their __call__ is a coroutine function
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(type(fn), "__call__", None)  # noqa: B004
+        )
+        return PhaseDef(
+            name=phase_name,
+            fn=fn,
+            kind=kind,
+            needs=tuple(needs),
+            pool=pool,
+            retries=retries,
+            timeout=timeout,
+            priority=priority,
+            estimate=float(estimate),
+            wave=wave,
+            backoff=backoff,
+            params=params,
+            defaults=defaults,
+            is_async=is_async,
+        )
+
+    def _add(self, spec: PhaseDef) -> None:
+        if spec.name in self.phases or spec.name in self.templates:
+            raise GraphError(f"duplicate phase name {spec.name!r} in flow {self.name!r}")
+        self.phases[spec.name] = spec
+        # A new phase closes a cycle only if an earlier phase already named it (or it names
+        # itself); only then is the whole defined graph checked, so defining stays linear.
+        own = spec.deps(self.phases)
+        if spec.name in self._referenced or spec.name in own:
+            known = self.phases
+            edges = [
+                NodeSpec(s.name, tuple(d for d in s.deps(known) if d in known))
+                for s in known.values()
+            ]
+            _topological(edges, ())
+        self._referenced.update(own)
+        self._referenced.update(spec.params)
+
+    # -- checking -------------------------------------------------------------------------
+
+    def validate(
+        self,
+        inputs: Iterable[str] | None = None,
+        services: Iterable[str] = (),
+        pools: Mapping[str, int] | None = None,
+    ) -> None:
+        """Raise GraphError for any unknown dependency or pool. `inputs=None` skips the
+        check of names that are not phases (plan() does not know the inputs)."""
+        all_pools = {**self.pools, **(pools or {})}
+        for spec in [*self.phases.values(), *self.templates.values()]:
+            if spec.pool not in all_pools:
+                known = ", ".join(sorted(all_pools))
+                raise GraphError(
+                    f"phase {spec.name!r} uses unknown pool {spec.pool!r} (known: {known})"
+                )
+            for dep in spec.needs:
+                if dep not in self.phases:
+                    raise GraphError(_unknown(spec.name, dep, self.phases))
+            if spec.over is not None and spec.over not in self.phases:
+                raise GraphError(_unknown(spec.name, spec.over, self.phases))
+            if inputs is None:
+                continue
+            available = {*self.phases, *inputs, *services, CONTEXT_PARAM}
+            if spec.kind == "map":
+                available.update(ITEM_PARAMS)
+            for param in spec.params:
+                if param in available or param in spec.defaults:
+                    continue
+                if spec.kind == "template":
+                    continue  # templates get their arguments from ctx.add_phase(args=...)
+                raise GraphError(_unknown(spec.name, param, [*self.phases, *inputs, *services]))
+
+    def plan(
+        self,
+        *,
+        estimates: Mapping[str, float] | None = None,
+        expect: Mapping[str, int] | None = None,
+        pools: Mapping[str, int] | None = None,
+    ) -> Plan:
+        """Waves, critical path and estimated duration per mode, before anything runs."""
+        from phasefarm.engine.plan import make_plan
+
+        self.validate(pools=pools)
+        return make_plan(self, estimates=estimates or {}, expect=expect or {}, pools=pools or {})
+
+    # -- running --------------------------------------------------------------------------
+
+    def start(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "parallel",
+        services: Mapping[str, Any] | None = None,
+        pools: Mapping[str, int] | None = None,
+        store: RunStore | None = None,
+        run_id: str | None = None,
+        on_event: EventCallback | None = None,
+        meta: Mapping[str, Any] | None = None,
+        max_running: int | None = None,
+    ) -> RunHandle:
+        """Start a run in the running event loop and return its handle at once."""
+        from phasefarm.engine.runner import Run, RunHandle
+
+        run = Run(
+            self,
+            inputs=dict(inputs or {}),
+            mode=mode,
+            services=dict(services or {}),
+            pools=dict(pools or {}),
+            store=store,
+            run_id=run_id,
+            on_event=on_event,
+            meta=dict(meta or {}),
+            max_running=max_running,
+        )
+        return RunHandle(run)
+
+    async def run(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        mode: str = "parallel",
+        services: Mapping[str, Any] | None = None,
+        pools: Mapping[str, int] | None = None,
+        store: RunStore | None = None,
+        run_id: str | None = None,
+        on_event: EventCallback | None = None,
+        meta: Mapping[str, Any] | None = None,
+        max_running: int | None = None,
+    ) -> RunResult:
+        """Run every phase to a terminal state and return the result (allSettled)."""
+        handle = self.start(
+            inputs,
+            mode=mode,
+            services=services,
+            pools=pools,
+            store=store,
+            run_id=run_id,
+            on_event=on_event,
+            meta=meta,
+            max_running=max_running,
+        )
+        return await handle.result()
+
+    def run_sync(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> RunResult:
+        """`run()` in a fresh event loop; Ctrl-C cancels the run and returns its result."""
+        from phasefarm.engine.runner import Run, run_blocking
+
+        return run_blocking(lambda: Run.create(self, dict(inputs or {}), options))
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        store: RunStore,
+        services: Mapping[str, Any] | None = None,
+        retry_failed: bool = False,
+        on_event: EventCallback | None = None,
+        mode: str | None = None,
+        pools: Mapping[str, int] | None = None,
+    ) -> RunResult:
+        """Run again what did not finish in a stored run; finished phases are reused."""
+        from phasefarm.engine.runner import Run, RunHandle
+
+        run = Run.for_resume(
+            self,
+            run_id,
+            store=store,
+            services=dict(services or {}),
+            retry_failed=retry_failed,
+            on_event=on_event,
+            mode=mode,
+            pools=dict(pools or {}),
+        )
+        return await RunHandle(run).result()
+
+    def resume_sync(self, run_id: str, **options: Any) -> RunResult:
+        from phasefarm.engine.runner import Run, run_blocking
+
+        return run_blocking(lambda: Run.for_resume(self, run_id, **options))
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r}, phases={len(self.phases)})"
+
+
+def _unknown(phase: str, missing: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(missing, list(known), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"phase {phase!r} depends on {missing!r}, which is not a phase, input or service{hint}"

@@ -1,0 +1,77 @@
+"""What a run leaves behind: one record per phase and the run's result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from phasefarm.engine.events import Event
+
+__all__ = ["PhaseRecord", "RunResult"]
+
+
+@dataclass(slots=True)
+class PhaseRecord:
+    """One phase of one run. `started`/`finished` are seconds since the run started."""
+
+    key: str
+    status: str = "pending"  # then succeeded | failed | skipped | cancelled
+    attempts: int = 0
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    usage: dict[str, float] = field(default_factory=dict)
+    restored: bool = False  # reused from a checkpoint, not run in this execution
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "started": None if self.started is None else round(self.started, 6),
+            "finished": None if self.finished is None else round(self.finished, 6),
+            "attempts": self.attempts,
+            "error": self.error,
+            "restored": self.restored,
+            "usage": self.usage,
+        }
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    flow: str
+    mode: str
+    status: str  # succeeded | failed | cancelled
+    phases: dict[str, PhaseRecord]
+    outputs: dict[str, Any]
+    timeline: list[Event]
+    usage: dict[str, float]
+    elapsed_s: float  # first phase start to last phase end, in this execution
+    stop_reason: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for record in self.phases.values():
+            out[record.status] = out.get(record.status, 0) + 1
+        return out
+
+    @property
+    def failed(self) -> list[str]:
+        return [k for k, r in self.phases.items() if r.status == "failed"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "flow": self.flow,
+            "mode": self.mode,
+            "status": self.status,
+            "elapsed_s": round(self.elapsed_s, 6),
+            "stop_reason": self.stop_reason,
+            "phases": {k: r.to_dict() for k, r in self.phases.items()},
+            "usage": self.usage,
+        }

@@ -1,0 +1,801 @@
+"""The asyncio runner: drives the scheduler, runs phase bodies, records everything.
+
+One task per running phase; when a phase ends, its task records the outcome (in the store
+first, so a dependent never starts before its inputs are durable), tells the scheduler, and
+starts whatever became ready. There is no polling loop and no wave barrier in here: the
+release policy lives in the scheduler alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import threading
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from phasefarm.engine.events import Event, event_class
+from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
+from phasefarm.engine.result import PhaseRecord, RunResult
+from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
+from phasefarm.errors import GraphError, RunStopped, StoreError, UsageError
+from phasefarm.scope import Scope, phase_scope
+
+if TYPE_CHECKING:
+    from phasefarm.engine.flow import Flow
+    from phasefarm.store.base import RunStore, StoredPhase, StoredRun
+
+__all__ = ["EventCallback", "PhaseContext", "Run", "RunHandle", "run_blocking"]
+
+EventCallback = Callable[[Event], None]
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass(slots=True, eq=False)
+class _Bound:
+    """A phase as it runs: its definition, its key and the values bound to it."""
+
+    key: str
+    spec: PhaseDef
+    kind: str  # "phase" | "map" | "item" | "template"
+    deps: tuple[str, ...]
+    args: dict[str, Any] = field(default_factory=dict)
+    item_keys: list[str] | None = None  # map: keys of its items once expanded
+    binding: list[tuple[str, str]] = field(default_factory=list)  # (param, source)
+
+
+class PhaseContext:
+    """Given to a phase that has a `ctx` parameter."""
+
+    def __init__(self, run: Run, key: str) -> None:
+        self._run = run
+        self.key = key
+        self.run_id = run.run_id
+        self.flow = run.flow.name
+        self.attempt = 0
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Send a custom event; numeric fields of "usage" events are summed per phase."""
+        self._run._sink_for(self.key)(kind, data)
+
+    def add_phase(
+        self,
+        template: str,
+        *,
+        key: str | None = None,
+        needs: Sequence[str] = (),
+        args: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
+        """Add a phase from a template registered with `@flow.template()`; returns its key.
+
+        `options` may override pool, retries, timeout, priority, estimate. Adding the same key
+        again with the same template is a no-op, so a re-run adder does not duplicate work.
+        """
+        run = self._run
+        if run._loop_thread == threading.get_ident():
+            return run._add_phase(self.key, template, key, tuple(needs), dict(args or {}), options)
+        future = asyncio.run_coroutine_threadsafe(
+            _call_async(
+                run._add_phase, self.key, template, key, tuple(needs), dict(args or {}), options
+            ),
+            run._loop,
+        )
+        return future.result()
+
+
+async def _call_async(fn: Callable[..., str], *args: Any) -> str:
+    return fn(*args)
+
+
+class Run:
+    """One execution of a flow (a fresh run, or a resume of a stored one)."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        inputs: dict[str, Any],
+        mode: str = "parallel",
+        services: dict[str, Any] | None = None,
+        pools: dict[str, int] | None = None,
+        store: RunStore | None = None,
+        run_id: str | None = None,
+        on_event: EventCallback | None = None,
+        meta: dict[str, Any] | None = None,
+        max_running: int | None = None,
+        stored: StoredRun | None = None,
+        retry_failed: bool = False,
+    ) -> None:
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r} (choose {', '.join(MODES)})")
+        services = services or {}
+        for name in inputs:
+            if name in flow.phases:
+                raise GraphError(f"input {name!r} has the same name as a phase")
+            if name in services:
+                raise GraphError(f"{name!r} is given both as an input and as a service")
+        flow.validate(inputs.keys(), services.keys(), pools)
+        self.flow = flow
+        self.inputs = inputs
+        self.services = services
+        self.mode = mode
+        self.store = store
+        self.meta = meta or {}
+        self.run_id = run_id or _new_run_id(flow.name)
+        self._stored = stored
+        self._retry_failed = retry_failed
+        self._callbacks: list[EventCallback] = [on_event] if on_event else []
+        self._subscribers: list[asyncio.Queue[Event | None]] = []
+        self.pools: dict[str, int | None] = {**flow.pools, **(pools or {})}
+        self.scheduler = Scheduler(self.pools, mode, max_running)
+        self.bound: dict[str, _Bound] = {}
+        self.records: dict[str, PhaseRecord] = {}
+        self.outputs: dict[str, Any] = {}
+        self.timeline: list[Event] = []
+        self.usage: dict[str, float] = {}
+        self.result: RunResult | None = None
+        self._unsaved_events: list[Event] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seq = 0
+        self._t0 = time.perf_counter()
+        self._stop_reason: str | None = None
+        self._cancelled = False
+        self._pumping = False
+        self._finished: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop
+        self._loop_thread = -1
+        self._adds: dict[str, int] = {}
+
+        nodes: list[NodeSpec] = []
+        for spec in flow.phases.values():
+            bound = _Bound(spec.name, spec, spec.kind, spec.deps(flow.phases))
+            bound.binding = self._binding(spec, bound.deps, {})
+            self.bound[spec.name] = bound
+            self.records[spec.name] = PhaseRecord(spec.name)
+            nodes.append(spec.node(flow.phases))
+        self.scheduler.add(nodes)
+        if stored is not None:
+            for added in stored.added:
+                self._add_phase(
+                    added.added_by,
+                    added.template,
+                    added.key,
+                    added.needs,
+                    added.args,
+                    added.options,
+                    persist=False,
+                )
+
+    # -- construction helpers -----------------------------------------------------------
+
+    @classmethod
+    def create(cls, flow: Flow, inputs: dict[str, Any], options: Mapping[str, Any]) -> Run:
+        opts = dict(options)
+        for name in ("services", "pools", "meta"):
+            if opts.get(name) is not None:
+                opts[name] = dict(opts[name])
+        return cls(flow, inputs=inputs, **opts)
+
+    @classmethod
+    def for_resume(
+        cls,
+        flow: Flow,
+        run_id: str,
+        *,
+        store: RunStore,
+        services: Mapping[str, Any] | None = None,
+        retry_failed: bool = False,
+        on_event: EventCallback | None = None,
+        mode: str | None = None,
+        pools: Mapping[str, int] | None = None,
+    ) -> Run:
+        stored = store.load_run(run_id)
+        if stored.flow != flow.name:
+            raise StoreError(f"run {run_id!r} belongs to flow {stored.flow!r}, not {flow.name!r}")
+        return cls(
+            flow,
+            inputs=dict(stored.inputs),
+            mode=mode or stored.mode,
+            services=dict(services or {}),
+            pools=dict(pools or {}),
+            store=store,
+            run_id=run_id,
+            on_event=on_event,
+            meta=dict(stored.meta),
+            stored=stored,
+            retry_failed=retry_failed,
+        )
+
+    def _binding(
+        self, spec: PhaseDef, deps: Sequence[str], args: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        binding: list[tuple[str, str]] = []
+        for param in spec.params:
+            if param == CONTEXT_PARAM:
+                binding.append((param, "ctx"))
+            elif param in args or (spec.kind == "map" and param in ("item", "index")):
+                binding.append((param, "arg"))
+            elif param in deps:
+                binding.append((param, "output"))
+            elif param in self.inputs:
+                binding.append((param, "input"))
+            elif param in self.services:
+                binding.append((param, "service"))
+            elif param in spec.defaults:
+                continue
+            else:
+                raise GraphError(
+                    f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
+                    "or argument"
+                )
+        return binding
+
+    # -- running --------------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._finished = self._loop.create_future()
+        self._t0 = time.perf_counter()
+        self._open_store()
+        try:
+            self._emit(
+                "run.started",
+                None,
+                {
+                    "flow": self.flow.name,
+                    "mode": self.mode,
+                    "total": self.scheduler.total,
+                    "resumed": self._stored is not None,
+                },
+            )
+            self._pump()
+            if self.scheduler.finished and not self._finished.done():
+                self._finished.set_result(None)
+            try:
+                await self._finished
+            except asyncio.CancelledError:
+                self.cancel("cancelled")
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                self._finalize()
+                raise
+            return self._finalize()
+        finally:
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    self.store.release(self.run_id)
+
+    def _open_store(self) -> None:
+        if self.store is None:
+            return
+        if self._stored is None:
+            self.store.create_run(self.run_id, self.flow.name, self.inputs, self.mode, self.meta)
+        self.store.acquire(self.run_id)
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the run now: running phases are cancelled, nothing new starts."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        self._stop_reason = self._stop_reason or reason
+        self._stop_scheduler(reason)
+        for task in list(self._tasks):
+            task.cancel()
+        self._check_finished()
+
+    def _request_stop(self, reason: str) -> None:
+        """A phase raised RunStopped: release nothing more, let running phases finish."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stop_scheduler(reason)
+
+    def _stop_scheduler(self, reason: str) -> None:
+        for key in self.scheduler.stop():
+            self._settle_record(key, "cancelled", reason)
+
+    def _pump(self) -> None:
+        """Start every phase the scheduler releases. Re-entrant calls fall through: the loop
+        of the outer call picks up what they would have started."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            scheduler = self.scheduler
+            while (key := scheduler.next_ready()) is not None:
+                bound = self.bound[key]
+                if bound.kind == "map":
+                    self._advance_map(bound)
+                elif self._stored is None or not self._restore(bound):
+                    task = self._loop.create_task(self._execute(bound), name=key)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            self._pumping = False
+
+    async def _execute(self, bound: _Bound) -> None:
+        spec = bound.spec
+        key = bound.key
+        record = self.records[key]
+        record.started = self._now()
+        ctx = PhaseContext(self, key) if bound.binding and _wants_ctx(bound) else None
+        status, output, error = "failed", None, None
+        attempt = 0
+        try:
+            kwargs = self._kwargs(bound, ctx)
+            scope = Scope(self.run_id, key, self._sink_for(key))
+            while True:
+                attempt += 1
+                record.attempts = attempt
+                if ctx is not None:
+                    ctx.attempt = attempt
+                self._emit("phase.started", key, {"attempt": attempt, "pool": spec.pool})
+                try:
+                    with phase_scope(scope):
+                        output = await self._call(spec, kwargs)
+                    status = "succeeded"
+                    break
+                except RunStopped as exc:
+                    status, error = "cancelled", _describe(exc)
+                    self._request_stop(str(exc))
+                    break
+                except Exception as exc:
+                    error = _describe(exc, spec.timeout)
+                    retryable = getattr(exc, "retryable", True)
+                    if attempt <= spec.retries and retryable and not self.scheduler.stopped:
+                        delay = self._backoff(spec, attempt, exc)
+                        self._emit(
+                            "phase.retrying",
+                            key,
+                            {"attempt": attempt, "error": error, "delay_s": round(delay, 3)},
+                        )
+                        await asyncio.sleep(delay)
+                        continue
+                    status = "failed"
+                    break
+        except asyncio.CancelledError:
+            status, error = "cancelled", self._stop_reason or "cancelled"
+        except GraphError as exc:  # a binding that cannot be filled
+            status, error = "failed", _describe(exc)
+        self._complete(key, status, output, error)
+
+    async def _call(self, spec: PhaseDef, kwargs: dict[str, Any]) -> Any:
+        if spec.is_async:
+            if spec.timeout is None:
+                return await spec.fn(**kwargs)
+            async with asyncio.timeout(spec.timeout):
+                return await spec.fn(**kwargs)
+        call = asyncio.to_thread(spec.fn, **kwargs)
+        if spec.timeout is None:
+            return await call
+        async with asyncio.timeout(spec.timeout):
+            return await call
+
+    def _kwargs(self, bound: _Bound, ctx: PhaseContext | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for param, source in bound.binding:
+            if source == "output":
+                kwargs[param] = self.outputs[param]
+            elif source == "arg":
+                kwargs[param] = bound.args[param]
+            elif source == "input":
+                kwargs[param] = self.inputs[param]
+            elif source == "service":
+                kwargs[param] = self.services[param]
+            else:
+                kwargs[param] = ctx
+        return kwargs
+
+    def _backoff(self, spec: PhaseDef, attempt: int, exc: BaseException) -> float:
+        base = self.flow.retry_backoff if spec.backoff is None else spec.backoff
+        delay: float = min(MAX_BACKOFF_S, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > delay:
+            delay = float(retry_after)
+        return delay
+
+    # -- maps ---------------------------------------------------------------------------
+
+    def _advance_map(self, bound: _Bound) -> None:
+        """First release: expand into one item phase per item. Second: collect the results."""
+        key = bound.key
+        spec = bound.spec
+        record = self.records[key]
+        if bound.item_keys is None:
+            record.started = self._now()
+            record.attempts = 1
+            blocked = [d for d in bound.deps if self.records[d].status != "succeeded"]
+            if blocked:  # only a partial map is released with a failed dependency
+                self._complete(key, "skipped", None, f"{blocked[0]} did not succeed")
+                return
+            try:
+                source = self.outputs[spec.over or ""]
+                items = spec.items(source) if spec.items is not None else source
+                if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
+                    raise GraphError(
+                        f"map {key!r} needs a list of items from {spec.over!r}, "
+                        f"got {type(items).__name__}"
+                    )
+            except Exception as exc:
+                self._complete(key, "failed", None, _describe(exc))
+                return
+            bound.item_keys = [f"{key}[{i}]" for i in range(len(items))]
+            level = self.scheduler.level(key)
+            nodes = []
+            for index, (item_key, item) in enumerate(zip(bound.item_keys, items, strict=True)):
+                item_bound = _Bound(
+                    item_key, spec, "item", bound.deps, {"item": item, "index": index}
+                )
+                item_bound.binding = self._binding(spec, bound.deps, item_bound.args)
+                self.bound[item_key] = item_bound
+                self.records[item_key] = PhaseRecord(item_key)
+                nodes.append(
+                    NodeSpec(
+                        item_key, bound.deps, spec.pool, spec.priority, spec.estimate, level=level
+                    )
+                )
+            self.scheduler.add(nodes)
+            self.scheduler.defer(key, bound.item_keys)
+            self._emit("phase.started", key, {"attempt": 1, "items": len(bound.item_keys)})
+            return
+        results = [self.outputs.get(k) for k in bound.item_keys]
+        failed = [k for k in bound.item_keys if self.records[k].status != "succeeded"]
+        if failed and not spec.partial:
+            self._complete(key, "skipped", None, f"items did not succeed: {', '.join(failed)}")
+        else:
+            self._complete(key, "succeeded", results, None)
+
+    # -- dynamic phases -----------------------------------------------------------------
+
+    def _add_phase(
+        self,
+        adder: str,
+        template: str,
+        key: str | None,
+        needs: tuple[str, ...],
+        args: dict[str, Any],
+        options: Mapping[str, Any],
+        *,
+        persist: bool = True,
+    ) -> str:
+        spec = self.flow.templates.get(template)
+        if spec is None:
+            from phasefarm.engine.flow import _unknown
+
+            raise GraphError(
+                _unknown(adder, template, self.flow.templates).replace(
+                    "is not a phase, input or service", "is not a template of this flow"
+                )
+            )
+        allowed = {"pool", "retries", "timeout", "priority", "estimate"}
+        bad = sorted(set(options) - allowed)
+        if bad:
+            raise GraphError(f"add_phase({template!r}): unknown option(s) {', '.join(bad)}")
+        if key is None:
+            count = self._adds.get(adder, 0)
+            self._adds[adder] = count + 1
+            key = f"{template}[{adder}.{count}]"
+        existing = self.bound.get(key)
+        if existing is not None:
+            if existing.kind == "template" and existing.spec.name == template:
+                return key
+            raise GraphError(f"duplicate phase key {key!r}")
+        for dep in needs:
+            if dep not in self.bound:
+                from phasefarm.engine.flow import _unknown
+
+                raise GraphError(_unknown(key, dep, self.bound))
+        from dataclasses import replace
+
+        from phasefarm.engine.flow import _check_options
+
+        if options:
+            spec = replace(spec, **options)
+            _check_options(key, spec.retries, spec.timeout, spec.estimate, spec.backoff)
+        deps = list(needs)
+        for param in spec.params:
+            if param in self.flow.phases and param not in args and param not in deps:
+                deps.append(param)
+        bound = _Bound(key, spec, "template", tuple(deps), args)
+        bound.binding = self._binding(spec, bound.deps, args)
+        self.scheduler.add([NodeSpec(key, bound.deps, spec.pool, spec.priority, spec.estimate)])
+        self.bound[key] = bound
+        self.records[key] = PhaseRecord(key)
+        if persist and self.store is not None:
+            from phasefarm.store.base import AddedPhase
+
+            self.store.save_added(
+                self.run_id,
+                AddedPhase(key, template, bound.deps, args, dict(options), adder),
+            )
+        self._emit(
+            "phase.added", key, {"deps": list(bound.deps), "pool": spec.pool, "added_by": adder}
+        )
+        if self.scheduler.state(key) == "cancelled":
+            self._settle_record(key, "cancelled", self._stop_reason or "run stopped")
+        elif persist:
+            self._pump()
+        return key
+
+    # -- resume ---------------------------------------------------------------------------
+
+    def _restore(self, bound: _Bound) -> bool:
+        """Reuse a stored outcome if its inputs are unchanged; True if it was reused."""
+        assert self._stored is not None
+        stored = self._stored.phases.get(bound.key)
+        if stored is None or stored.status not in ("succeeded", "failed"):
+            return False
+        if stored.status == "failed" and self._retry_failed:
+            return False
+        if stored.input_hash != self._input_hash(bound):
+            return False
+        record = self.records[bound.key]
+        record.restored = True
+        record.attempts = stored.attempts
+        record.started, record.finished = stored.started, stored.finished
+        record.usage = dict(stored.usage)
+        for name, value in stored.usage.items():
+            self.usage[name] = self.usage.get(name, 0.0) + value
+        self._complete(bound.key, stored.status, stored.output, stored.error, restored=True)
+        return True
+
+    def _input_hash(self, bound: _Bound) -> str:
+        from phasefarm.store.codec import input_hash
+
+        values = {p: v for p, v in self._kwargs(bound, None).items() if _hashed(bound, p)}
+        return input_hash({"key": bound.key, "values": values})
+
+    # -- recording ------------------------------------------------------------------------
+
+    def _complete(
+        self,
+        key: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        *,
+        restored: bool = False,
+    ) -> None:
+        record = self.records[key]
+        record.status = status
+        record.error = error
+        if not restored:
+            record.finished = self._now()
+        if status == "succeeded":
+            self.outputs[key] = output
+        bound = self.bound[key]
+        if self.store is not None and not restored:
+            self._save(bound, record, output if status == "succeeded" else None)
+        self._emit(
+            f"phase.{status}",
+            key,
+            {"attempts": record.attempts, "error": error, "restored": restored},
+        )
+        for settled_key, settled_status in self.scheduler.finish(key, status):
+            reason = (
+                f"{key} {status}"
+                if settled_status == "skipped"
+                else (self._stop_reason or f"{key} cancelled")
+            )
+            self._settle_record(settled_key, settled_status, reason)
+        self._emit_progress()
+        if not self._cancelled:
+            self._pump()
+        self._check_finished()
+
+    def _settle_record(self, key: str, status: str, reason: str) -> None:
+        """A phase that never ran: skipped (a dependency failed) or cancelled."""
+        record = self.records[key]
+        record.status = status
+        record.error = reason
+        if self.store is not None:
+            self._save(self.bound[key], record, None)
+        self._emit(f"phase.{status}", key, {"reason": reason})
+
+    def _save(self, bound: _Bound, record: PhaseRecord, output: Any) -> None:
+        from phasefarm.store.base import StoredPhase
+
+        assert self.store is not None
+        input_hash = None
+        if record.status in ("succeeded", "failed") and bound.kind != "map":
+            input_hash = self._input_hash(bound)
+        phase: StoredPhase = StoredPhase(
+            key=record.key,
+            status=record.status,
+            attempts=record.attempts,
+            started=record.started,
+            finished=record.finished,
+            output=output,
+            error=record.error,
+            input_hash=input_hash,
+            usage=dict(record.usage),
+        )
+        self.store.save_phase(self.run_id, phase)
+        self._flush_events()
+
+    def _flush_events(self) -> None:
+        if self.store is not None and self._unsaved_events:
+            events, self._unsaved_events = self._unsaved_events, []
+            self.store.append_events(self.run_id, [e.to_dict() for e in events])
+
+    def _emit_progress(self) -> None:
+        scheduler = self.scheduler
+        self._emit("progress", None, {"done": scheduler.done_count, "total": scheduler.total})
+
+    def _check_finished(self) -> None:
+        if (
+            self.scheduler.finished
+            and not self._tasks_running()
+            and self._finished is not None
+            and not self._finished.done()
+        ):
+            self._finished.set_result(None)
+
+    def _tasks_running(self) -> bool:
+        current = asyncio.current_task()
+        return any(t is not current and not t.done() for t in self._tasks)
+
+    def _finalize(self) -> RunResult:
+        if self.result is not None:
+            return self.result
+        executed = [r for r in self.records.values() if not r.restored and r.started is not None]
+        elapsed = 0.0
+        if executed:
+            end = max((r.finished or r.started or 0.0) for r in executed)
+            elapsed = end - min(r.started or 0.0 for r in executed)
+        statuses = {r.status for r in self.records.values()}
+        if self._cancelled or self._stop_reason is not None:
+            status = "cancelled"
+        elif statuses & {"failed", "skipped", "cancelled", "pending"}:
+            status = "failed"
+        else:
+            status = "succeeded"
+        self._emit(
+            "run.finished",
+            None,
+            {
+                "status": status,
+                "elapsed_s": round(elapsed, 6),
+                "stop_reason": self._stop_reason,
+                "usage": dict(self.usage),
+            },
+        )
+        if self.store is not None:
+            self._flush_events()
+            self.store.finish_run(
+                self.run_id,
+                status,
+                elapsed,
+                self.usage.get("tokens", 0.0),
+                self.usage.get("cost", 0.0),
+                self._stop_reason,
+            )
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+        self.result = RunResult(
+            run_id=self.run_id,
+            flow=self.flow.name,
+            mode=self.mode,
+            status=status,
+            phases=self.records,
+            outputs=self.outputs,
+            timeline=self.timeline,
+            usage=self.usage,
+            elapsed_s=elapsed,
+            stop_reason=self._stop_reason,
+        )
+        return self.result
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _emit(self, kind: str, phase: str | None, data: dict[str, Any]) -> None:
+        event = event_class(kind)(self._seq, self._now(), kind, self.run_id, phase, data)
+        self._seq += 1
+        self.timeline.append(event)
+        if self.store is not None:
+            self._unsaved_events.append(event)
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception as exc:  # an observer must not break the run
+                warnings.warn(f"event callback failed: {exc!r}", RuntimeWarning, stacklevel=1)
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def _sink_for(self, key: str) -> Callable[[str, dict[str, Any]], None]:
+        def sink(kind: str, data: dict[str, Any]) -> None:
+            if threading.get_ident() != self._loop_thread:
+                self._loop.call_soon_threadsafe(sink, kind, data)
+                return
+            if kind == "usage":
+                record = self.records[key]
+                for name, value in data.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        record.usage[name] = record.usage.get(name, 0.0) + value
+                        self.usage[name] = self.usage.get(name, 0.0) + value
+            self._emit(kind, key, dict(data))
+
+        return sink
+
+    def subscribe(self) -> asyncio.Queue[Event | None]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        for event in self.timeline:
+            queue.put_nowait(event)
+        if self.result is not None:
+            queue.put_nowait(None)
+        else:
+            self._subscribers.append(queue)
+        return queue
+
+
+class RunHandle:
+    """A started run: await its result, cancel it, or iterate over its events."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._task = asyncio.ensure_future(run.execute())
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def cancel(self) -> None:
+        self.run.cancel("cancelled")
+
+    async def result(self) -> RunResult:
+        return await self._task
+
+    def __await__(self) -> Any:
+        return self._task.__await__()
+
+    async def events(self) -> AsyncIterator[Event]:
+        queue = self.run.subscribe()
+        while (event := await queue.get()) is not None:
+            yield event
+
+
+def run_blocking(factory: Callable[[], Run]) -> RunResult:
+    """Run in a fresh event loop. Ctrl-C cancels the run cleanly and returns its result."""
+    holder: list[Run] = []
+
+    async def main() -> RunResult:
+        run = factory()
+        holder.append(run)
+        return await run.execute()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        if holder and holder[0].result is not None:
+            return holder[0].result
+        raise
+
+
+def _wants_ctx(bound: _Bound) -> bool:
+    return any(source == "ctx" for _, source in bound.binding)
+
+
+def _hashed(bound: _Bound, param: str) -> bool:
+    return any(p == param and s in ("output", "input", "arg") for p, s in bound.binding)
+
+
+def _describe(exc: BaseException, timeout: float | None = None) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"timed out after {timeout:g} s" if timeout else "timed out"
+    text = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _new_run_id(flow: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{flow}-{stamp}-{secrets.token_hex(2)}"
