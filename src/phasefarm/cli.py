@@ -245,9 +245,13 @@ def runs_command(
     from rich.console import Console
     from rich.table import Table
 
-    from phasefarm.store import open_store
+    from phasefarm.store.url import open_store, store_path
 
-    run_store = open_store(store)
+    path = store_path(store)
+    if path is not None and not path.exists():
+        typer.echo(f"no runs (no store at {path})")
+        return
+    run_store = open_store(store, create=False)
     try:
         summaries = run_store.list_runs()
     finally:
@@ -281,6 +285,75 @@ def runs_command(
             f"${s.cost:.4f}",
         )
     Console(width=max(100, Console().width)).print(table)
+
+
+@app.command("resume")
+def resume_command(
+    run_id: str = typer.Argument(..., help="The run to continue (see `phasefarm runs`)."),
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3)."
+    ),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Run failed phases again (their cause is fixed)."
+    ),
+    max_tokens: int | None = typer.Option(
+        None, "--max-tokens", help="New token cap for the whole run, earlier executions included."
+    ),
+    max_cost: float | None = typer.Option(
+        None, "--max-cost", help="New cost cap (USD) for the whole run, earlier runs included."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+) -> None:
+    """Continue a run: phases that succeeded (inputs unchanged) are reused, the rest run."""
+    from phasefarm.pipelines import load_job
+    from phasefarm.store.url import open_store
+
+    if max_tokens is not None and max_tokens <= 0:
+        raise fail(f"--max-tokens must be positive, got {max_tokens}")
+    if max_cost is not None and max_cost <= 0:
+        raise fail(f"--max-cost must be positive, got {max_cost}")
+    run_store = open_store(store, create=False)
+    try:
+        stored = run_store.load_run(run_id)
+    finally:
+        run_store.close()
+    meta = dict(stored.meta)
+    # The caps are for the whole run: the job's budget counts only this execution's calls, so it
+    # gets what is left after the tokens and cost the stored phases already spent.
+    spent_tokens = sum(p.usage.get("tokens", 0.0) for p in stored.phases.values())
+    spent_cost = sum(p.usage.get("cost", 0.0) for p in stored.phases.values())
+    for name, cap, spent in (
+        ("max_tokens", max_tokens, spent_tokens),
+        ("max_cost", max_cost, spent_cost),
+    ):
+        if cap is not None:
+            meta[name] = cap
+        if meta.get(name) is not None:
+            left = float(meta[name]) - spent
+            if left <= 0:
+                flag = "--" + name.replace("_", "-")
+                raise fail(
+                    f"run {run_id} already spent {spent:,.4g} of its {name} {meta[name]:,.4g}: "
+                    f"resume with a larger {flag}"
+                )
+            meta[name] = int(left) if name == "max_tokens" else left
+    prepare = load_job(str(meta.get("job") or stored.flow))
+    flow, services = prepare(meta)
+    out = meta.get("out")
+    run_job(
+        flow,
+        job=stored.flow,
+        inputs=dict(stored.inputs),
+        services=services,
+        mode=stored.mode,
+        store_url=store,
+        run_id=run_id,
+        meta=meta,
+        as_json=as_json,
+        out=Path(out) if out else None,
+        resume=True,
+        retry_failed=retry_failed,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,10 +90,19 @@ def split_statements(sql: str) -> list[str]:
 class SQLiteStore:
     """A RunStore in one SQLite file. Thread-safe: one connection behind a mutex."""
 
-    def __init__(self, path: str | Path, *, _migrations: list[Migration] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        _migrations: list[Migration] | None = None,
+    ) -> None:
+        """Open (and with `create`, make) the store at `path`; StoreError if it cannot be used."""
         self.path = Path(path).expanduser()
         self._migrations = migrations() if _migrations is None else _migrations
         self._mutex = threading.RLock()
+        if not create and not self.path.is_dir() and not self.path.exists():
+            raise StoreError(f"no store at {self.path}")
         self._check_path()
         self._check_existing()
         try:

@@ -54,9 +54,13 @@ def store_path(url: str | None) -> Path | None:
     )
 
 
-def open_store(url: str | None = None) -> RunStore:
-    """The store `url` names (see the module docstring). StoreError if it cannot be used."""
+def open_store(url: str | None = None, *, create: bool = True) -> RunStore:
+    """The store `url` names (see the module docstring). StoreError if it cannot be used.
+
+    `create=False` is for commands that only read or resume: a missing file is a StoreError
+    ("no store at PATH") instead of a new empty store left behind.
+    """
     path = store_path(url)
     if path is None:
         return MemoryStore()
-    return SQLiteStore(path)
+    return SQLiteStore(path, create=create)
