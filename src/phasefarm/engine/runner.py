@@ -143,7 +143,7 @@ class Run:
         self.result: RunResult | None = None
         self._unsaved_events: list[Event] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._seq = 0
+        self._seq = 0 if stored is None else stored.last_seq + 1  # unique across executions
         self._t0 = time.perf_counter()
         self._stop_reason: str | None = None
         self._cancelled = False

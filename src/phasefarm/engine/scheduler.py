@@ -106,9 +106,18 @@ class Scheduler:
             for dep in spec.deps:
                 if dep not in self._nodes and dep not in names:
                     raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
-        for spec in _topological(batch, self._nodes.keys()):
+        ordered = _topological(batch, self._nodes.keys())
+        for spec in ordered:
             self._insert(spec)
-        self._raise_remaining(batch)
+        # priorities need the remaining path, so nodes become ready only after it is known
+        # (a node already in a ready heap keeps the key it had: a harmless, stale tie-break)
+        self._raise_remaining(ordered)
+        for spec in ordered:
+            node = self._nodes[spec.name]
+            if self._stopped and node.state == WAITING:
+                self._settle(node, CANCELLED)
+            else:
+                self._maybe_ready(node)
 
     def _insert(self, spec: NodeSpec) -> None:
         node = _Node(spec=spec, deps=list(spec.deps), seq=self._seq)
@@ -128,7 +137,6 @@ class Scheduler:
                 self._note_dep_end(node, dep_node.state)
             else:
                 node.missing += 1
-        self._maybe_ready(node)
 
     def _raise_remaining(self, batch: Sequence[NodeSpec]) -> None:
         """Longest remaining path (by estimate) for new nodes and their ancestors."""
