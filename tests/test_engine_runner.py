@@ -4,6 +4,7 @@ order and overlap of the recorded times, never by absolute durations."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 
 import pytest
@@ -59,7 +60,7 @@ def test_parallel_overlaps_independent_phases_and_respects_dependencies() -> Non
 def test_sequential_never_overlaps() -> None:
     result = fan_flow().run_sync(inputs={"brief": "x"}, mode="sequential")
     records = sorted(result.phases.values(), key=lambda r: r.started)
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in itertools.pairwise(records):
         assert after.started >= before.finished
 
 
