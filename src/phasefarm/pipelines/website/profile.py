@@ -1,0 +1,96 @@
+"""The website job's settings and its seed latency profile (DESIGN.md, note 002).
+
+The profile is the note's timing in seed-seconds: one call per step, 5 s per image, 30 s of
+content and 20 s of code generation. Content and code generation are fanned out here (one call
+per section, per page, per shared asset), so their totals are divided over the calls: the same
+work in smaller pieces, which is what makes the sequential total stay at 185 s whatever
+`--pages` says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phasefarm.errors import UsageError
+from phasefarm.pipelines.website.schemas import MAX_PAGES
+
+__all__ = [
+    "DEFAULT_IMAGES",
+    "DEFAULT_PAGES",
+    "MAX_IMAGES",
+    "MAX_PAGES",
+    "SECTIONS_PER_PAGE",
+    "WebsiteSettings",
+    "seed_latency",
+]
+
+DEFAULT_PAGES = 4
+DEFAULT_IMAGES = 10
+MAX_IMAGES = 40
+MAX_IMAGE_POOL = 20
+SECTIONS_PER_PAGE = 3  # what the offline page plan gives each page; the profile assumes it
+
+CONTENT_SECTIONS_S = 20.0  # section copy, all sections together
+CONTENT_SEO_S = 10.0  # SEO metadata, all pages together
+CODE_GENERATION_S = 20.0  # stylesheet + header/nav/footer + one per page
+FIXED_STEPS_S: dict[str, float] = {
+    "design_strategy": 10.0,
+    "design_context": 10.0,
+    "section_plan": 10.0,
+    "layout": 8.0,
+    "style_system": 9.0,
+    "page_plan": 8.0,
+    "image_plan": 10.0,
+    "seo_strategy": 10.0,
+    "copywriting": 10.0,
+}
+IMAGE_S = 5.0
+
+
+@dataclass(frozen=True)
+class WebsiteSettings:
+    """What shapes the site besides the brief: counts, the image pool, image sizes."""
+
+    pages: int = DEFAULT_PAGES
+    images: int = DEFAULT_IMAGES
+    image_pool: int = 5
+    provider: str = "offline"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.pages <= MAX_PAGES:
+            raise UsageError(f"--pages must be between 1 and {MAX_PAGES}, got {self.pages}")
+        if not 0 <= self.images <= MAX_IMAGES:
+            raise UsageError(f"--images must be between 0 and {MAX_IMAGES}, got {self.images}")
+        if not 1 <= self.image_pool <= MAX_IMAGE_POOL:
+            raise UsageError(
+                f"the image pool must be between 1 and {MAX_IMAGE_POOL}, got {self.image_pool}"
+            )
+
+    @property
+    def sections(self) -> int:
+        return self.pages * SECTIONS_PER_PAGE
+
+    @property
+    def code_units(self) -> int:
+        return self.pages + 2  # one per page, the stylesheet, the header/nav/footer
+
+    def image_size(self, aspect: str) -> str:
+        """Sizes the image API accepts; the offline provider draws smaller pictures (cheap
+        to draw, so drawing does not distort timings at small time scales)."""
+        if self.provider == "offline":
+            return {"landscape": "800x500", "square": "600x600"}.get(aspect, "500x750")
+        return {"landscape": "1536x1024", "square": "1024x1024"}.get(aspect, "1024x1536")
+
+
+def seed_latency(settings: WebsiteSettings) -> dict[str, float]:
+    """Seed-seconds per call for every task of the website job (the offline provider's sleep
+    and the phases' plan estimates)."""
+    profile = dict(FIXED_STEPS_S)
+    profile["image"] = IMAGE_S
+    profile["section_copy"] = CONTENT_SECTIONS_S / settings.sections
+    profile["page_seo"] = CONTENT_SEO_S / settings.pages
+    code = CODE_GENERATION_S / settings.code_units
+    profile["stylesheet"] = code
+    profile["site_chrome"] = code
+    profile["page_code"] = code
+    return profile

@@ -1,0 +1,135 @@
+"""Writing the site: a draft folder inside `--out`, then file-by-file atomic publication.
+
+Nothing is ever written outside `--out`: every path is resolved and refused (BadOutput) if it
+leaves the folder. The `assemble` phase writes the whole site into a fresh draft folder
+(`.phasefarm-draft-*`) inside `--out`; the `check` phase verifies the draft and only then moves
+each file into place with `os.replace` (atomic per file) and writes the manifest last. A run
+that dies half-way leaves a draft, never a half-written page at a published path; a site that
+fails its check stays a draft, and the error says where it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, ConfigDict
+
+from phasefarm.errors import BadOutput
+
+__all__ = [
+    "DRAFT_PREFIX",
+    "MANIFEST",
+    "SiteDraft",
+    "SiteReport",
+    "inside",
+    "publish",
+    "write_draft",
+]
+
+DRAFT_PREFIX = ".phasefarm-draft-"
+MANIFEST = ".phasefarm-site.json"
+
+
+class SiteDraft(BaseModel):
+    """What `assemble` wrote: the draft folder (relative to `--out`) and each file's sha256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    draft: str
+    files: dict[str, str]
+
+
+class SiteReport(BaseModel):
+    """The published site."""
+
+    model_config = ConfigDict(frozen=True)
+
+    out: str
+    files: list[str]
+    pages: list[str]
+    images: int
+    removed: list[str]
+
+
+def inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refusing absolute paths, `..`, backslashes and symlink escapes."""
+    pure = PurePosixPath(relative)
+    if (
+        not relative
+        or "\\" in relative
+        or "\x00" in relative
+        or pure.is_absolute()
+        or any(part in {"..", ""} for part in pure.parts)
+    ):
+        raise BadOutput(f"refusing to write {relative!r}: not a plain path inside the site")
+    base = root.resolve()
+    target = (base / pure).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise BadOutput(f"refusing to write {relative!r}: it resolves outside {root}")
+    return target
+
+
+def write_draft(out: Path, files: dict[str, bytes]) -> SiteDraft:
+    """Write `files` into a new draft folder inside `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    # Validate every path before writing anything.
+    for relative in files:
+        inside(out, relative)
+    draft = Path(tempfile.mkdtemp(prefix=DRAFT_PREFIX, dir=out))
+    digests: dict[str, str] = {}
+    for relative, data in sorted(files.items()):
+        target = inside(draft, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        digests[relative] = hashlib.sha256(data).hexdigest()
+    return SiteDraft(draft=draft.name, files=digests)
+
+
+def _previous_files(out: Path) -> list[str]:
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def publish(out: Path, draft: SiteDraft) -> SiteReport:
+    """Move a checked draft's files into `out`; remove files only an earlier site of ours wrote."""
+    source = inside(out, draft.draft)
+    for relative in sorted(draft.files):
+        target = inside(out, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(inside(source, relative), target)
+    removed: list[str] = []
+    for relative in _previous_files(out):
+        if relative in draft.files:
+            continue
+        try:
+            stale = inside(out, relative)
+        except BadOutput:
+            continue  # a tampered manifest must not make us delete anything outside
+        if stale.is_file():
+            stale.unlink()
+            removed.append(relative)
+    manifest = json.dumps({"files": sorted(draft.files), "sha256": draft.files}, indent=1)
+    tmp = out / f"{MANIFEST}.tmp"
+    tmp.write_text(manifest + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)
+    shutil.rmtree(source, ignore_errors=True)
+    files = sorted(draft.files)
+    return SiteReport(
+        out=str(out),
+        files=files,
+        pages=[f for f in files if f.endswith(".html")],
+        images=sum(1 for f in files if f.endswith(".png")),
+        removed=removed,
+    )
