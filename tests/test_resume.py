@@ -1,0 +1,362 @@
+"""Resume through the engine: only what did not finish runs again; outputs come from the store.
+
+Every phase body counts its calls in a `calls` service (services are not checkpointed), so
+"ran again" is counted, not inferred from timings.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from phasefarm import BudgetExceeded, Flow, PhaseContext, StoreError
+from phasefarm.store import MemoryStore, RunStore, SQLiteStore, StoredPhase
+
+
+@dataclass
+class Gate:
+    """What the world looks like this time: which phases break, how much budget is left."""
+
+    broken: set[str] = field(default_factory=set)
+    budget: int = 1_000
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def enter(self, name: str) -> None:
+        self.calls[name] += 1
+        if name in self.broken:
+            raise RuntimeError(f"{name} is broken today")
+        if self.budget <= 0:
+            raise BudgetExceeded("budget reached: 0 calls left")
+        self.budget -= 1
+
+
+class Layout(BaseModel):
+    columns: int
+    hero: bytes
+
+
+def chain_flow() -> Flow:
+    """brief -> a -> b -> c, plus x (needs brief only) and d (needs b and x)."""
+    flow = Flow("chain")
+
+    @flow.phase()
+    async def a(brief: str, gate: Gate) -> Layout:
+        gate.enter("a")
+        return Layout(columns=len(brief), hero=b"\x89PNG" + brief.encode())
+
+    @flow.phase()
+    async def b(a: Layout, gate: Gate) -> str:
+        gate.enter("b")
+        return f"b({a.columns},{a.hero[-3:].decode()})"
+
+    @flow.phase()
+    def c(b: str, gate: Gate) -> str:  # a plain function: runs in a worker thread
+        gate.enter("c")
+        return f"c({b})"
+
+    @flow.phase()
+    async def x(brief: str, gate: Gate) -> tuple[str, int]:
+        gate.enter("x")
+        return (brief.upper(), 1)
+
+    @flow.phase()
+    async def d(b: str, x: tuple[str, int], gate: Gate) -> dict[str, object]:
+        gate.enter("d")
+        return {"b": b, "x": x}
+
+    return flow
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], RunStore]]:
+    """A function giving the store again: a fresh SQLiteStore on the same file each time (the
+    resume reads from disk, as after a crash), or the same MemoryStore."""
+    opened: list[RunStore] = []
+    memory = MemoryStore()
+
+    def open_again() -> RunStore:
+        store: RunStore = SQLiteStore(tmp_path / "runs.db") if request.param == "sqlite" else memory
+        opened.append(store)
+        return store
+
+    yield open_again
+    for store in opened:
+        store.close()
+
+
+def test_failed_phase_resumed_with_retry_failed_runs_only_what_did_not_finish(reopen):
+    flow = chain_flow()
+    gate = Gate(broken={"c"})
+    first = flow.run_sync({"brief": "bakery"}, services={"gate": gate}, store=reopen(), run_id="r1")
+    assert first.status == "failed"
+    assert first.phases["c"].status == "failed"
+    assert first.phases["d"].status == "succeeded"
+    assert gate.calls == Counter({"a": 1, "b": 1, "c": 1, "x": 1, "d": 1})
+
+    # Resume without --retry-failed: the failure stands, nothing is called.
+    gate.calls.clear()
+    again = flow.resume_sync("r1", store=reopen(), services={"gate": gate})
+    assert again.status == "failed"
+    assert gate.calls == Counter()
+    assert again.phases["c"].error == "RuntimeError: c is broken today"
+
+    # The cause is fixed: only c runs, fed with b's output from the store.
+    gate = Gate()
+    fixed = flow.resume_sync("r1", store=reopen(), services={"gate": gate}, retry_failed=True)
+    assert fixed.status == "succeeded"
+    assert gate.calls == Counter({"c": 1})
+    assert fixed.outputs["c"] == "c(b(6,ery))"
+    assert fixed.outputs["a"] == Layout(columns=6, hero=b"\x89PNGbakery")
+    assert isinstance(fixed.outputs["a"], Layout)
+    assert fixed.outputs["d"] == {"b": "b(6,ery)", "x": ("BAKERY", 1)}
+
+    # Finished: resuming once more calls nothing and changes nothing.
+    gate.calls.clear()
+    done = flow.resume_sync("r1", store=reopen(), services={"gate": gate}, retry_failed=True)
+    assert done.status == "succeeded"
+    assert gate.calls == Counter()
+    assert done.outputs == fixed.outputs
+
+
+def test_skipped_dependents_run_on_resume(reopen):
+    flow = chain_flow()
+    gate = Gate(broken={"b"})
+    first = flow.run_sync({"brief": "shop"}, services={"gate": gate}, store=reopen(), run_id="r1")
+    assert {k: first.phases[k].status for k in "abcdx"} == {
+        "a": "succeeded",
+        "b": "failed",
+        "c": "skipped",
+        "d": "skipped",
+        "x": "succeeded",
+    }
+    gate = Gate()
+    fixed = flow.resume_sync("r1", store=reopen(), services={"gate": gate}, retry_failed=True)
+    assert fixed.status == "succeeded"
+    assert gate.calls == Counter({"b": 1, "c": 1, "d": 1})
+
+
+def test_budget_stop_then_resume_with_more_budget(reopen):
+    flow = chain_flow()
+    # sequential: a, b, c, x, d in order; the budget allows two calls.
+    gate = Gate(budget=2)
+    first = flow.run_sync(
+        {"brief": "cafe"}, services={"gate": gate}, store=reopen(), run_id="r1", mode="sequential"
+    )
+    assert first.status == "cancelled"
+    assert first.stop_reason == "budget reached: 0 calls left"
+    finished = {k for k, r in first.phases.items() if r.status == "succeeded"}
+    assert len(finished) == 2
+    store = reopen()
+    assert store.load_run("r1").status == "cancelled"
+
+    gate = Gate(budget=100)
+    second = flow.resume_sync("r1", store=store, services={"gate": gate})
+    assert second.status == "succeeded"
+    # Each phase ran once in all: the two finished ones are not called again.
+    assert set(gate.calls) == {"a", "b", "c", "x", "d"} - finished
+    assert all(n == 1 for n in gate.calls.values())
+    assert second.outputs["c"] == "c(b(4,afe))"
+
+
+def test_changed_upstream_output_reruns_exactly_the_affected_phases(reopen):
+    flow = chain_flow()
+    gate = Gate()
+    first = flow.run_sync({"brief": "bakery"}, services={"gate": gate}, store=reopen(), run_id="r1")
+    assert first.status == "succeeded"
+    # a's checkpointed output changes (edited, or written by a newer version of the flow).
+    store = reopen()
+    old = store.load_run("r1").phases["a"]
+    edited = Layout(columns=2, hero=b"\x89PNGpie")
+    store.save_phase(
+        "r1",
+        StoredPhase(
+            "a", "succeeded", 1, old.started, old.finished, edited, None, old.input_hash, old.usage
+        ),
+    )
+    gate = Gate()
+    second = flow.resume_sync("r1", store=store, services={"gate": gate})
+    assert second.status == "succeeded"
+    # a's own inputs did not change (reused); b, and what b feeds, see a new value; x does not.
+    assert gate.calls == Counter({"b": 1, "c": 1, "d": 1})
+    assert second.outputs["c"] == "c(b(2,pie))"
+    assert second.outputs["x"] == ("BAKERY", 1)
+
+
+def test_map_items_and_added_phases_resume_one_by_one(reopen):
+    flow = Flow("fan")
+
+    @flow.phase()
+    async def plan(brief: str, gate: Gate) -> list[str]:
+        gate.enter("plan")
+        return [f"{brief}-{i}" for i in range(4)]
+
+    @flow.map("plan")
+    async def image(item: str, index: int, gate: Gate) -> bytes:
+        gate.enter(f"image[{index}]")
+        return item.encode() * 3
+
+    @flow.template()
+    async def implement(path: str, plan: list[str], gate: Gate) -> str:
+        gate.enter(f"implement[{path}]")
+        return f"{path}:{len(plan)}"
+
+    @flow.phase()
+    async def concept(plan: list[str], ctx: PhaseContext, gate: Gate) -> str:
+        gate.enter("concept")
+        for path in ("app.js", "style.css"):
+            ctx.add_phase("implement", key=f"implement[{path}]", args={"path": path})
+        return "concept"
+
+    gate = Gate(broken={"image[2]", "implement[style.css]"})
+    first = flow.run_sync({"brief": "b"}, services={"gate": gate}, store=reopen(), run_id="r1")
+    assert first.status == "failed"
+    assert first.phases["implement[app.js]"].status == "succeeded"
+    assert [a.key for a in reopen().load_run("r1").added] == [
+        "implement[app.js]",
+        "implement[style.css]",
+    ]
+
+    gate = Gate()
+    fixed = flow.resume_sync("r1", store=reopen(), services={"gate": gate}, retry_failed=True)
+    assert fixed.status == "succeeded"
+    assert gate.calls == Counter({"image[2]": 1, "implement[style.css]": 1})
+    assert fixed.outputs["image"] == [f"b-{i}".encode() * 3 for i in range(4)]
+    assert fixed.outputs["implement[style.css]"] == "style.css:4"
+
+
+def test_resume_of_another_flow_or_unknown_run_is_refused(reopen):
+    flow = chain_flow()
+    store = reopen()
+    flow.run_sync({"brief": "x"}, services={"gate": Gate()}, store=store, run_id="r1")
+    with pytest.raises(StoreError, match="unknown run id 'nope'"):
+        flow.resume_sync("nope", store=store, services={"gate": Gate()})
+    other = Flow("other")
+
+    @other.phase()
+    async def a(brief: str) -> str:
+        return brief
+
+    with pytest.raises(StoreError, match="belongs to flow 'chain'"):
+        other.resume_sync("r1", store=store)
+
+
+# -- the command line, in real processes ---------------------------------------------------------
+
+
+def phasefarm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "phasefarm", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """The bytes of every file but SQLite's -shm: that is a shared-memory index any reader
+    updates (read marks), rebuilt from the WAL, never content."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.endswith("-shm")
+    }
+
+
+def test_cli_unknown_run_id_is_one_line_exit_2_store_untouched(tmp_path: Path):
+    store = tmp_path / "runs.db"
+    done = phasefarm(
+        "demo",
+        "birds",
+        "--time-scale",
+        "0",
+        "--store",
+        str(store),
+        "--run-id",
+        "d1",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    before = snapshot(tmp_path)
+    proc = phasefarm("resume", "nope", "--store", f"sqlite:///{store}", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == f"phasefarm: error: unknown run id 'nope' in {store}\n"
+    assert snapshot(tmp_path) == before
+    # No store at all: nothing is created.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = phasefarm("resume", "nope", cwd=empty)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("phasefarm: error: no store at ")
+    assert list(empty.iterdir()) == []
+
+
+def test_cli_resume_and_runs(tmp_path: Path):
+    store = tmp_path / "runs.db"
+    first = phasefarm(
+        "demo",
+        "birds",
+        "--time-scale",
+        "0",
+        "--out",
+        str(tmp_path / "site"),
+        "--store",
+        str(store),
+        "--run-id",
+        "d1",
+        cwd=tmp_path,
+    )
+    assert first.returncode == 0, first.stderr
+    page = (tmp_path / "site" / "page.md").read_bytes()
+    (tmp_path / "site" / "page.md").unlink()
+    again = phasefarm("resume", "d1", "--store", str(store), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert '"status": "succeeded"' in again.stdout.splitlines()[-1]
+    # Every phase was reused, so page.md was not written again.
+    assert not (tmp_path / "site" / "page.md").exists()
+    listing = phasefarm("runs", "--store", str(store), "--json", cwd=tmp_path)
+    assert listing.returncode == 0
+    assert '"run_id": "d1"' in listing.stdout and '"status": "succeeded"' in listing.stdout
+    assert page.startswith(b"## Birds: part 1")
+    table = phasefarm("runs", "--store", str(store), cwd=tmp_path)
+    assert "d1" in table.stdout and "demo" in table.stdout and "succeeded" in table.stdout
+
+
+def test_cli_resume_of_a_run_held_by_a_live_process_is_refused(tmp_path: Path):
+    store = tmp_path / "runs.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from phasefarm.store import SQLiteStore\n"
+            "s = SQLiteStore(sys.argv[1]); s.create_run('r1', 'demo', {'brief': 'b'}, "
+            "'parallel', {'time_scale': 0})\nprint('held', flush=True); sys.stdin.readline()",
+            str(store),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = snapshot(tmp_path)
+        proc = phasefarm("resume", "r1", "--store", str(store), cwd=tmp_path)
+        assert proc.returncode == 2
+        assert (
+            proc.stderr == f"phasefarm: error: run r1 is being executed by process {holder.pid}\n"
+        )
+        assert snapshot(tmp_path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone: the run is taken over and finished.
+    proc = phasefarm("resume", "r1", "--store", str(store), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
