@@ -356,6 +356,34 @@ def resume_command(
     )
 
 
+@bench_app.command("crash")
+def bench_crash(
+    trials: int = typer.Option(20, help="Number of crash trials."),
+    job: str | None = typer.Option(None, help="website | demo (default: website if available)."),
+    time_scale: float = typer.Option(0.01, "--time-scale", help="Real seconds per seed-second."),
+    seed: int = typer.Option(0, help="Seed of the random kill moments."),
+    max_kills: int = typer.Option(3, "--max-kills", help="Kills per trial at most."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """SIGKILL a real job at random moments, resume it, compare with an uninterrupted run."""
+    from phasefarm.benchmarks import crash
+
+    if trials < 1:
+        raise fail(f"--trials must be at least 1, got {trials}")
+    if max_kills < 1:
+        raise fail(f"--max-kills must be at least 1, got {max_kills}")
+    if job is not None and job not in crash.available_jobs():
+        raise fail(f"--job {job!r} is not available (have {', '.join(crash.available_jobs())})")
+    report = crash.run_trials(
+        trials=trials, job=job, time_scale=time_scale, seed=seed, max_kills=max_kills
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        crash.print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         # without standalone mode click returns the code of a typer.Exit instead of exiting
