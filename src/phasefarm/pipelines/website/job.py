@@ -24,7 +24,7 @@ from phasefarm.pipelines.website.profile import (
     seed_latency,
 )
 from phasefarm.pipelines.website.publish import SiteDraft, SiteReport, inside, publish, write_draft
-from phasefarm.pipelines.website.render import SiteParts, render_site
+from phasefarm.pipelines.website.render import SiteParts, load_templates, render_site
 from phasefarm.pipelines.website.schemas import (
     GeneratedImage,
     ImagePlan,
@@ -101,6 +101,7 @@ def check(assemble: SiteDraft, out: Path) -> SiteReport:
 
 def build_flow(settings: WebsiteSettings) -> Flow:
     """The website flow for these settings (counts feed the plan's `expect`)."""
+    load_templates()  # start-up work, not phase work
     est = seed_latency(settings)
     flow = Flow("website", pools={"image": settings.image_pool})
     r = MODEL_RETRIES

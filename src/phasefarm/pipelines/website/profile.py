@@ -78,7 +78,7 @@ class WebsiteSettings:
         """Sizes the image API accepts; the offline provider draws smaller pictures (cheap
         to draw, so drawing does not distort timings at small time scales)."""
         if self.provider == "offline":
-            return {"landscape": "800x500", "square": "600x600"}.get(aspect, "500x750")
+            return {"landscape": "400x250", "square": "320x320"}.get(aspect, "240x360")
         return {"landscape": "1536x1024", "square": "1024x1024"}.get(aspect, "1024x1536")
 
 

@@ -56,8 +56,12 @@ class SiteReport(BaseModel):
     removed: list[str]
 
 
-def inside(root: Path, relative: str) -> Path:
-    """`root / relative`, refusing absolute paths, `..`, backslashes and symlink escapes."""
+def inside(root: Path, relative: str, *, base: Path | None = None) -> Path:
+    """`root / relative`, refusing absolute paths, `..`, backslashes and symlink escapes.
+
+    `base` is `root.resolve()` when the caller already has it (one resolve per folder, not
+    per file).
+    """
     pure = PurePosixPath(relative)
     if (
         not relative
@@ -67,28 +71,32 @@ def inside(root: Path, relative: str) -> Path:
         or any(part in {"..", ""} for part in pure.parts)
     ):
         raise BadOutput(f"refusing to write {relative!r}: not a plain path inside the site")
-    base = root.resolve()
-    target = (base / pure).resolve()
-    if not target.is_relative_to(base) or target == base:
+    base = base or root.resolve()
+    # The parent is resolved (a symlinked folder could lead elsewhere); the file itself is
+    # then a plain name in it.
+    parent = (base / pure.parent).resolve() if pure.parent != PurePosixPath(".") else base
+    if not parent.is_relative_to(base):
         raise BadOutput(f"refusing to write {relative!r}: it resolves outside {root}")
+    target = parent / pure.name
+    if target.is_symlink() and not target.resolve().is_relative_to(base):
+        raise BadOutput(f"refusing to write {relative!r}: it is a link out of {root}")
     return target
 
 
 def write_draft(out: Path, files: dict[str, bytes]) -> SiteDraft:
     """Write `files` into a new draft folder inside `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    # Validate every path before writing anything.
-    for relative in files:
-        inside(out, relative)
-    draft = Path(tempfile.mkdtemp(prefix=DRAFT_PREFIX, dir=out))
+    base = out.resolve()
+    for relative in files:  # every path is checked before anything is written
+        inside(out, relative, base=base)
+    draft = Path(tempfile.mkdtemp(prefix=DRAFT_PREFIX, dir=base))
     digests: dict[str, str] = {}
+    # No fsync per file: a draft is only published after `check` has re-read every file and
+    # compared its sha256, so a file cut short by a crash is caught there, not published.
     for relative, data in sorted(files.items()):
-        target = inside(draft, relative)
+        target = draft / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        target.write_bytes(data)
         digests[relative] = hashlib.sha256(data).hexdigest()
     return SiteDraft(draft=draft.name, files=digests)
 
@@ -104,17 +112,18 @@ def _previous_files(out: Path) -> list[str]:
 
 def publish(out: Path, draft: SiteDraft) -> SiteReport:
     """Move a checked draft's files into `out`; remove files only an earlier site of ours wrote."""
-    source = inside(out, draft.draft)
+    base = out.resolve()
+    source = inside(out, draft.draft, base=base)
     for relative in sorted(draft.files):
-        target = inside(out, relative)
+        target = inside(out, relative, base=base)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(inside(source, relative), target)
+        os.replace(source / relative, target)
     removed: list[str] = []
     for relative in _previous_files(out):
         if relative in draft.files:
             continue
         try:
-            stale = inside(out, relative)
+            stale = inside(out, relative, base=base)
         except BadOutput:
             continue  # a tampered manifest must not make us delete anything outside
         if stale.is_file():

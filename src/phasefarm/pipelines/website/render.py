@@ -28,7 +28,7 @@ from phasefarm.pipelines.website.schemas import (
     StyleSystem,
 )
 
-__all__ = ["FONT_STACKS", "SiteParts", "render_site"]
+__all__ = ["FONT_STACKS", "SiteParts", "load_templates", "render_site"]
 
 FONT_STACKS: dict[str, str] = {
     "system": 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
@@ -69,6 +69,13 @@ def _environment() -> Environment:
 
 
 _ENV = _environment()
+TEMPLATES = ("page.html", "style.css", "favicon.svg", "sitemap.xml", "robots.txt")
+
+
+def load_templates() -> None:
+    """Compile the templates now (jinja2 caches them), so the first render does not pay it."""
+    for name in TEMPLATES:
+        _ENV.get_template(name)
 
 
 @dataclass(frozen=True)

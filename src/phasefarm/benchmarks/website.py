@@ -1,0 +1,159 @@
+"""The website job in the three modes, on the seed latency profile, in one run.
+
+Each mode builds the same site from the same brief with the offline provider sleeping
+`seed-seconds × time_scale` per call. What is measured is the run's wall time from the first
+phase's start to the last phase's end (`result.elapsed_s`), divided by the time scale: the
+seed-seconds the run really took, engine overhead and image drawing included. Beside it: the
+plan's simulated estimate for the mode, the critical-path bound (the lower bound of any schedule,
+pools included), the speed-up over sequential, and whether the three sites are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from phasefarm.pipelines.website.job import build_flow, build_services
+from phasefarm.pipelines.website.profile import DEFAULT_IMAGES, DEFAULT_PAGES, WebsiteSettings
+from phasefarm.pipelines.website.publish import MANIFEST
+
+__all__ = ["BRIEF", "ModeRun", "main", "print_table", "run_benchmark", "site_digest"]
+
+BRIEF = (
+    "A neighbourhood sourdough bakery in Lisbon called Massa Mãe, with a small cafe, "
+    "weekend baking workshops and custom cakes"
+)
+MODES = ("sequential", "waves", "parallel")
+TARGET_PARALLEL_S = 45.0
+TARGET_BOUND_RATIO = 1.05
+
+
+@dataclass(frozen=True)
+class ModeRun:
+    mode: str
+    status: str
+    measured_s: float  # seed-seconds, measured
+    planned_s: float  # seed-seconds, the plan's simulation
+    bound_s: float  # critical-path bound, seed-seconds
+    speedup: float  # sequential measured / this measured
+    vs_bound: float  # measured / bound
+    site: str  # sha256 over the published files
+
+
+def site_digest(out: Path) -> str:
+    """One digest of every published file (paths and bytes), the manifest excluded."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        relative = path.relative_to(out).as_posix()
+        if relative == MANIFEST or relative.startswith("."):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_benchmark(
+    *,
+    time_scale: float = 0.02,
+    pages: int = DEFAULT_PAGES,
+    images: int = DEFAULT_IMAGES,
+    brief: str = BRIEF,
+) -> list[ModeRun]:
+    """Run the website job once per mode and measure it."""
+    if time_scale <= 0:
+        raise ValueError("the benchmark needs a time scale > 0 to measure seed-seconds")
+    settings = WebsiteSettings(pages=pages, images=images)
+    plan = build_flow(settings).plan()
+    measured: dict[str, tuple[str, float, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="phasefarm-bench-") as tmp:
+        for mode in MODES:
+            out = Path(tmp) / mode
+            meta: dict[str, Any] = {
+                "out": str(out),
+                "pages": pages,
+                "images": images,
+                "provider": "offline",
+                "time_scale": time_scale,
+                "seed": 0,
+            }
+            services = build_services(meta)
+            flow = build_flow(services["settings"])
+            result = flow.run_sync(inputs={"brief": brief}, services=services, mode=mode)
+            digest = site_digest(out) if result.status == "succeeded" else "-"
+            measured[mode] = (result.status, result.elapsed_s / time_scale, digest)
+    sequential = measured["sequential"][1]
+    bound = plan.critical_path_s
+    return [
+        ModeRun(
+            mode=mode,
+            status=status,
+            measured_s=seconds,
+            planned_s=plan.estimate(mode),
+            bound_s=bound,
+            speedup=sequential / seconds if seconds else 0.0,
+            vs_bound=seconds / bound if bound else 0.0,
+            site=digest,
+        )
+        for mode, (status, seconds, digest) in measured.items()
+    ]
+
+
+def print_table(runs: list[ModeRun], *, time_scale: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"website job, seed profile, time scale {time_scale} (seed-seconds)",
+        title_justify="left",
+    )
+    for name in ("mode", "status", "measured", "planned", "vs sequential", "vs bound"):
+        table.add_column(name, justify="left" if name in ("mode", "status") else "right")
+    for run in runs:
+        table.add_row(
+            run.mode,
+            run.status,
+            f"{run.measured_s:.1f}",
+            f"{run.planned_s:.1f}",
+            f"{run.speedup:.2f}x faster" if run.mode != "sequential" else "1.00x",
+            f"{run.vs_bound:.3f}x",
+        )
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    bound = runs[0].bound_s
+    parallel = next(r for r in runs if r.mode == "parallel")
+    same = len({r.site for r in runs}) == 1 and runs[0].site != "-"
+    console.print(f"critical-path bound: {bound:.1f} seed-s (pools included)")
+    console.print(
+        f"targets: parallel <= {TARGET_PARALLEL_S:.0f} seed-s "
+        f"[{'met' if parallel.measured_s <= TARGET_PARALLEL_S else 'MISSED'}], "
+        f"<= {TARGET_BOUND_RATIO}x bound "
+        f"[{'met' if parallel.vs_bound <= TARGET_BOUND_RATIO else 'MISSED'}]; "
+        f"identical site in every mode: {'yes' if same else 'NO'}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--time-scale", type=float, default=0.02)
+    parser.add_argument("--pages", type=int, default=DEFAULT_PAGES)
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES)
+    parser.add_argument("--json", action="store_true", help="one JSON object per mode")
+    args = parser.parse_args(argv)
+    runs = run_benchmark(time_scale=args.time_scale, pages=args.pages, images=args.images)
+    if args.json:
+        for run in runs:
+            print(json.dumps(asdict(run)))
+    else:
+        print_table(runs, time_scale=args.time_scale)
+    return 0 if all(r.status == "succeeded" for r in runs) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
