@@ -1,0 +1,211 @@
+"""`phasefarm bench ratelimit`: the shared limiter against a rate-limited server, measured.
+
+Both scenarios send `calls` structured calls through the real OpenAI-compatible provider (real
+HTTP, the openai SDK) to the package's fake server, which enforces `rpm` / `tpm` per key with
+token buckets and answers 429 with Retry-After. All calls are started at once, as a burst of
+ready phases would be.
+
+(a) known:   our limiter is given the server's limits. Target: zero 429s, >= 95 % of the rate
+             the server allows.
+(b) unknown: our limiter is told nothing; it learns from 429s (Retry-After per key, AIMD
+             concurrency). Target: zero failed calls, >= 85 % of the allowed rate.
+
+"Allowed" is what the server would have accepted over the measured window, from its own log:
+keys x (burst + rate x (last accepted arrival - first arrival)). Rates come from server-side
+timestamps, so client overhead cannot flatter them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
+
+from phasefarm.errors import PhasefarmError
+from phasefarm.llm.client import RetryPolicy
+from phasefarm.llm.factory import build_llm
+from phasefarm.testing.fake_openai import FakeOpenAI
+
+__all__ = ["ScenarioResult", "main", "render", "run", "run_scenario"]
+
+TARGETS = {"known": 0.95, "unknown": 0.85}
+
+
+class _Card(BaseModel):
+    """A small structured answer, as one website section would ask for."""
+
+    title: str
+    summary: str
+    tags: list[str] = Field(min_length=1, max_length=4)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: str  # "known" | "unknown"
+    calls: int
+    succeeded: int
+    failed: int
+    http_requests: int
+    http_429: int
+    window_s: float  # first arrival to last accepted arrival, server clock
+    accepted_rpm: float  # accepted requests per minute over the window, all keys
+    allowed_rpm: float  # what the server would have accepted over the window, per minute
+    utilization: float  # accepted / allowed
+    limiter_waits: int
+    wall_s: float
+    target: float
+    passed: bool
+
+
+async def _drive(
+    server: FakeOpenAI, *, keys: list[str], calls: int, known: bool, rpm: int, tpm: int
+) -> tuple[int, int, int, float]:
+    llm = build_llm(
+        "openai",
+        model="fake-model",
+        api_keys=keys,
+        base_url=server.url,
+        rpm=rpm if known else None,
+        tpm=tpm if known else None,
+        retry=RetryPolicy(rate_limited_attempts=100, max_elapsed_s=120.0),
+    )
+
+    async def one(i: int) -> bool:
+        messages = [
+            {"role": "system", "content": "You write short website cards."},
+            {"role": "user", "content": f"Card {i} for a small bakery website."},
+        ]
+        try:
+            await llm.structured(messages, _Card, task="card")
+        except PhasefarmError:
+            return False
+        return True
+
+    started = time.perf_counter()
+    try:
+        outcomes = await asyncio.gather(*(one(i) for i in range(calls)))
+    finally:
+        await llm.aclose()
+    wall = time.perf_counter() - started
+    ok = sum(outcomes)
+    return ok, calls - ok, llm.limiter.stats.waits, wall
+
+
+def run_scenario(
+    scenario: str,
+    *,
+    calls: int = 400,
+    keys: int = 3,
+    rpm: int = 600,
+    tpm: int = 120_000,
+    latency: float = 0.03,
+    burst_s: float = 1.0,
+) -> ScenarioResult:
+    """Run one scenario ("known" or "unknown") against a fresh fake server."""
+    if scenario not in TARGETS:
+        raise ValueError(f"scenario must be one of {sorted(TARGETS)}")
+    pool = [f"sk-bench-{i:02d}-{'x' * 24}" for i in range(1, keys + 1)]
+    with FakeOpenAI(keys=pool, rpm=rpm, tpm=tpm, burst_s=burst_s, latency=latency) as server:
+        ok, failed, waits, wall = asyncio.run(
+            _drive(server, keys=pool, calls=calls, known=scenario == "known", rpm=rpm, tpm=tpm)
+        )
+        log = server.requests
+    accepted = [r for r in log if r.status == 200]
+    limited = [r for r in log if r.status == 429]
+    first = min(r.t for r in log) if log else 0.0
+    last = max(r.t for r in accepted) if accepted else first
+    window = max(1e-9, last - first)
+    per_key_burst = max(1.0, rpm / 60 * burst_s)
+    allowed = keys * (per_key_burst + rpm / 60 * window)
+    utilization = len(accepted) / allowed if allowed else 0.0
+    target = TARGETS[scenario]
+    passed = failed == 0 and utilization >= target and (scenario != "known" or not limited)
+    return ScenarioResult(
+        scenario=scenario,
+        calls=calls,
+        succeeded=ok,
+        failed=failed,
+        http_requests=len(log),
+        http_429=len(limited),
+        window_s=round(window, 3),
+        accepted_rpm=round(len(accepted) / window * 60, 1),
+        allowed_rpm=round(allowed / window * 60, 1),
+        utilization=round(utilization, 4),
+        limiter_waits=waits,
+        wall_s=round(wall, 2),
+        target=target,
+        passed=passed,
+    )
+
+
+def run(
+    *,
+    calls: int = 400,
+    keys: int = 3,
+    rpm: int = 600,
+    tpm: int = 120_000,
+    latency: float = 0.03,
+) -> list[ScenarioResult]:
+    return [
+        run_scenario(name, calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency)
+        for name in ("known", "unknown")
+    ]
+
+
+def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> Table:
+    table = Table(
+        title=f"bench ratelimit: {keys} keys x {rpm} rpm / {tpm:,} tpm per key, fake server"
+    )
+    for column in (
+        "limits",
+        "calls ok/failed",
+        "HTTP reqs",
+        "429s",
+        "window s",
+        "accepted rpm",
+        "allowed rpm",
+        "rate used",
+        "target",
+        "result",
+    ):
+        table.add_column(column, justify="left" if column == "limits" else "right")
+    for r in results:
+        table.add_row(
+            "known to us" if r.scenario == "known" else "unknown (AIMD)",
+            f"{r.succeeded}/{r.failed}",
+            str(r.http_requests),
+            str(r.http_429),
+            f"{r.window_s:.2f}",
+            f"{r.accepted_rpm:,.0f}",
+            f"{r.allowed_rpm:,.0f}",
+            f"{r.utilization:.1%}",
+            f">= {r.target:.0%}" + (", 0 429s" if r.scenario == "known" else ""),
+            "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+        )
+    return table
+
+
+def main(
+    *,
+    calls: int = 400,
+    keys: int = 3,
+    rpm: int = 600,
+    tpm: int = 120_000,
+    latency: float = 0.03,
+    as_json: bool = False,
+    console: Console | None = None,
+) -> int:
+    """Run both scenarios, print the table (or JSON); 0 when both met their targets."""
+    results = run(calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency)
+    console = console or Console()
+    if as_json:
+        import json
+
+        console.print_json(json.dumps([asdict(r) for r in results]))
+    else:
+        console.print(render(results, keys=keys, rpm=rpm, tpm=tpm))
+    return 0 if all(r.passed for r in results) else 1

@@ -1,0 +1,312 @@
+"""One rate limiter per run, shared by every phase: rpm and tpm per key, Retry-After, AIMD.
+
+All state lives in one `RateLimiter` object behind two async methods, `acquire` and `release`,
+so a Ray actor can later hold it and every worker share it. Per API key (known only by its masked
+id, "key#1") it keeps:
+
+- a request bucket and a token bucket (capacity = `burst_s` seconds of the per-minute rate,
+  refilled continuously) when `rpm` / `tpm` are known; tokens are reserved from an estimate
+  before the call and reconciled with the real usage after it;
+- `blocked_until`: after a 429 no request goes to that key before Retry-After (or the
+  `x-ratelimit-reset-*` time) has passed; the other keys go on;
+- when limits are unknown, a concurrency window that grows by 1/window per success and halves
+  on a 429 (AIMD, as TCP does), so the pool settles just under what the server allows.
+
+Callers are served first come, first served. Waiting is reported with
+`phasefarm.scope.emit("limiter.wait", key=..., seconds=...)` in the caller's phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from phasefarm import scope
+from phasefarm.errors import UsageError
+
+__all__ = ["KeyState", "Lease", "LimiterStats", "RateLimiter", "TokenBucket"]
+
+_DEFAULT_BLOCK_S = 1.0  # a 429 that says nothing about when to come back
+
+
+class TokenBucket:
+    """A continuously refilled bucket: `rate` units per second up to `capacity`.
+
+    A request larger than the capacity is let through when the bucket is full, leaving it in
+    debt, so one big prompt cannot block a key forever. The fake server uses the same rule.
+    """
+
+    __slots__ = ("capacity", "level", "rate", "updated")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        if rate <= 0 or capacity <= 0:
+            raise UsageError("rate limits must be positive")
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def can_take(self, amount: float, now: float) -> bool:
+        self.refill(now)
+        return self.level >= min(amount, self.capacity)
+
+    def take(self, amount: float, now: float) -> None:
+        self.refill(now)
+        self.level -= amount
+
+    def give_back(self, amount: float, now: float) -> None:
+        """Reconcile: positive returns over-reserved units, negative charges extra."""
+        self.refill(now)
+        self.level = min(self.capacity, self.level + amount)
+
+    def ready_at(self, amount: float, now: float) -> float:
+        """When `can_take(amount)` becomes true, assuming nothing else takes from it."""
+        self.refill(now)
+        need = min(amount, self.capacity) - self.level
+        return now if need <= 0 else now + need / self.rate
+
+
+@dataclass
+class KeyState:
+    key_id: str
+    requests: TokenBucket | None
+    tokens: TokenBucket | None
+    window: float  # adaptive concurrency window (AIMD); used when limits are unknown
+    in_flight: int = 0
+    blocked_until: float = 0.0
+    # A key's buckets refill only once a first answer came back: the server starts counting
+    # at the first arrival, which can be far later than our first grant (cold connections,
+    # imports), and the rest of the burst then arrives bunched together.
+    warm: bool = False
+    granted: int = 0
+    rate_limited: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Permission for one call on one key. Give it back with `release`."""
+
+    key_id: str
+    tokens: int  # reserved estimate
+    granted_at: float
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class LimiterStats:
+    granted: int
+    rate_limited: int  # 429s reported back
+    waits: int  # acquires that had to wait
+    waited_s: float
+    windows: dict[str, float]  # adaptive concurrency window per key
+
+
+class RateLimiter:
+    """Shared limiter over a pool of keys. `rpm`/`tpm` are per key; None means unknown."""
+
+    def __init__(
+        self,
+        key_ids: Sequence[str],
+        *,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        burst_s: float = 1.0,
+        safety: float = 0.99,
+        adaptive: bool | None = None,
+        initial_window: float = 2.0,
+        max_window: float = 256.0,
+        max_concurrency: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not key_ids:
+            raise UsageError("the limiter needs at least one key")
+        if (rpm is not None and rpm <= 0) or (tpm is not None and tpm <= 0):
+            raise UsageError("rpm and tpm must be positive")
+        if not 0 < safety <= 1:
+            raise UsageError("safety must be in (0, 1]")
+        self._clock = clock
+        self.rpm = rpm
+        self.tpm = tpm
+        # Without known limits we probe with AIMD; with them, buckets alone pace the calls.
+        self.adaptive = (rpm is None and tpm is None) if adaptive is None else adaptive
+        self._max_window = max_window
+        self._max_concurrency = max_concurrency
+        now = clock()
+        self._keys: dict[str, KeyState] = {}
+        for key_id in key_ids:
+            requests = tokens = None
+            if rpm is not None:
+                # One request less than the server's burst, for arrival jitter.
+                capacity = max(1.0, rpm / 60.0 * burst_s * safety - 1.0)
+                requests = TokenBucket(rpm / 60.0 * safety, capacity, now)
+            if tpm is not None:
+                tokens = TokenBucket(
+                    tpm / 60.0 * safety, max(1.0, tpm / 60.0 * burst_s * safety), now
+                )
+            self._keys[key_id] = KeyState(key_id, requests, tokens, window=initial_window)
+        self._order = list(self._keys)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turn = asyncio.Lock()  # FIFO: the first caller waiting is served first
+        self._changed = asyncio.Event()
+        self._in_flight = 0
+        self._granted = 0
+        self._rate_limited = 0
+        self._waits = 0
+        self._waited_s = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(keys={self._order}, rpm={self.rpm}, tpm={self.tpm}, "
+            f"adaptive={self.adaptive})"
+        )
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._order)
+
+    def key_state(self, key_id: str) -> KeyState:
+        return self._keys[key_id]
+
+    @property
+    def stats(self) -> LimiterStats:
+        return LimiterStats(
+            granted=self._granted,
+            rate_limited=self._rate_limited,
+            waits=self._waits,
+            waited_s=self._waited_s,
+            windows={k: s.window for k, s in self._keys.items()},
+        )
+
+    def _freeze_if_cold(self, state: KeyState, now: float) -> None:
+        if not state.warm:
+            for bucket in (state.requests, state.tokens):
+                if bucket is not None:
+                    bucket.updated = max(bucket.updated, now)
+
+    def _available(self, state: KeyState, tokens: int, now: float) -> bool:
+        self._freeze_if_cold(state, now)
+        if state.blocked_until > now:
+            return False
+        if self.adaptive and state.in_flight >= max(1, int(state.window)):
+            return False
+        if state.requests is not None and not state.requests.can_take(1, now):
+            return False
+        return state.tokens is None or state.tokens.can_take(tokens, now)
+
+    def _ready_at(self, state: KeyState, tokens: int, now: float) -> float | None:
+        """When the key could take the call; None when only a release can free it."""
+        if self.adaptive and state.in_flight >= max(1, int(state.window)):
+            return None
+        self._freeze_if_cold(state, now)
+        at = max(now, state.blocked_until)
+        if not state.warm and (
+            (state.requests is not None and state.requests.level < 1)
+            or (
+                state.tokens is not None and state.tokens.level < min(tokens, state.tokens.capacity)
+            )
+        ):
+            return None  # no refill before the first answer: wait for a release
+        if state.requests is not None:
+            at = max(at, state.requests.ready_at(1, now))
+        if state.tokens is not None:
+            at = max(at, state.tokens.ready_at(tokens, now))
+        return at
+
+    def _headroom(self, state: KeyState) -> float:
+        if self.adaptive:
+            return 1.0 - state.in_flight / max(1.0, state.window)
+        if state.requests is not None:
+            return state.requests.level / state.requests.capacity
+        if state.tokens is not None:
+            return state.tokens.level / state.tokens.capacity
+        return -float(state.in_flight)
+
+    def _bind(self) -> None:
+        """asyncio primitives belong to one loop; a limiter reused by a later run gets new ones."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._turn = asyncio.Lock()
+            self._changed = asyncio.Event()
+
+    async def acquire(self, tokens: int = 0) -> Lease:
+        """Wait until some key has headroom for one call of about `tokens` tokens."""
+        start = self._clock()
+        self._bind()
+        async with self._turn:
+            while True:
+                now = self._clock()
+                global_ok = self._max_concurrency is None or self._in_flight < self._max_concurrency
+                candidates = (
+                    [s for s in self._keys.values() if self._available(s, tokens, now)]
+                    if global_ok
+                    else []
+                )
+                if candidates:
+                    state = max(candidates, key=self._headroom)
+                    break
+                wake = [
+                    at
+                    for s in self._keys.values()
+                    if global_ok and (at := self._ready_at(s, tokens, now)) is not None
+                ]
+                timeout = max(0.0, min(wake) - now) if wake else None
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+            if state.requests is not None:
+                state.requests.take(1, now)
+            if state.tokens is not None:
+                state.tokens.take(tokens, now)
+            state.in_flight += 1
+            state.granted += 1
+            self._in_flight += 1
+            self._granted += 1
+        waited = max(0.0, now - start)
+        if waited > 0.001:
+            self._waits += 1
+            self._waited_s += waited
+            scope.emit("limiter.wait", key=state.key_id, seconds=round(waited, 4))
+        return Lease(key_id=state.key_id, tokens=tokens, granted_at=now, waited_s=waited)
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        used_tokens: int | None = None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        ok: bool = True,
+    ) -> None:
+        """Give the lease back: the real token usage, or the 429 and how long to stay away.
+
+        A call that failed for another reason (`ok=False`) keeps its reservation; a call that
+        never reached the server should still be released, with `used_tokens=0`.
+        """
+        now = self._clock()
+        state = self._keys[lease.key_id]
+        self._freeze_if_cold(state, now)
+        state.warm = True
+        state.in_flight -= 1
+        self._in_flight -= 1
+        if state.tokens is not None and used_tokens is not None:
+            state.tokens.give_back(lease.tokens - used_tokens, now)
+        if rate_limited:
+            state.rate_limited += 1
+            self._rate_limited += 1
+            if state.blocked_until <= lease.granted_at:
+                # First 429 of this congestion episode: halve once, not once per call in flight.
+                state.window = max(1.0, state.window / 2.0)
+            wait = _DEFAULT_BLOCK_S if retry_after is None else max(0.0, retry_after)
+            state.blocked_until = max(state.blocked_until, now + wait)
+        elif ok:
+            state.window = min(self._max_window, state.window + 1.0 / max(1.0, state.window))
+        self._changed.set()

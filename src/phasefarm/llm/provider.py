@@ -1,0 +1,82 @@
+"""What every model backend implements: one chat call and one image call.
+
+A provider does one HTTP call (or one simulated call) per method call, with the key the limiter
+chose; retries, repair, budget, cache and rate limiting live in the `LLM` facade above it.
+Vendor exceptions never leave a provider: they are mapped to `phasefarm.errors` where caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+__all__ = ["ChatResult", "ImageResult", "Message", "Provider", "Usage"]
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one call, as reported by the server (or estimated by the offline provider)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The raw answer of one chat call: text (JSON text for structured calls) and usage."""
+
+    text: str
+    usage: Usage
+    model: str
+    key_id: str | None = None  # masked, e.g. "key#2"
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    png: bytes
+    usage: Usage
+    model: str
+    key_id: str | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One model backend. `key_ids` are masked names ("key#1"...) the limiter hands out."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def image_model(self) -> str: ...
+
+    @property
+    def key_ids(self) -> Sequence[str]: ...
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None,
+        task: str,
+        key_id: str,
+    ) -> ChatResult:
+        """One chat completion. With `schema`, the text is the model's JSON (not yet validated)."""
+        ...
+
+    async def image(self, prompt: str, *, size: str, task: str, key_id: str) -> ImageResult:
+        """One generated image as PNG bytes."""
+        ...
+
+    async def aclose(self) -> None: ...

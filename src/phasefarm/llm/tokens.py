@@ -1,0 +1,33 @@
+"""Token estimates: about four characters per token, the same rule everywhere.
+
+The offline provider reports these as usage, the fake server counts them against its limits, and
+the limiter reserves them before a call, so budgets and limits behave as with a real model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = ["CHARS_PER_TOKEN", "estimate_messages_tokens", "estimate_tokens"]
+
+CHARS_PER_TOKEN = 4
+_PER_MESSAGE = 4  # role and separators, as chat formats add a few tokens per message
+_PER_REQUEST = 3
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in a piece of text: ceil(chars / 4), at least 1 for non-empty text."""
+    if not text:
+        return 0
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def estimate_messages_tokens(messages: Iterable[Mapping[str, object]]) -> int:
+    """Prompt tokens of a chat request."""
+    total = _PER_REQUEST
+    for message in messages:
+        content = message.get("content", "")
+        total += _PER_MESSAGE + estimate_tokens(
+            content if isinstance(content, str) else str(content)
+        )
+    return total
