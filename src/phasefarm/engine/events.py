@@ -8,8 +8,7 @@ fields; custom kinds sent by phases (`usage`, `limiter.wait`, ...) are plain `Ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Event",
@@ -27,14 +26,19 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One thing that happened in a run.
+
+    A named tuple: a run creates three per phase and the runner builds them with
+    `tuple.__new__`, several times cheaper than a dataclass (engine overhead budget, README).
+    """
+
     seq: int
     t: float
     kind: str
     run_id: str
     phase: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = {}  # noqa: RUF012 - never mutated; the runner always passes one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,57 +50,69 @@ class Event:
             "data": self.data,
         }
 
+    def __repr__(self) -> str:
+        where = f" {self.phase}" if self.phase else ""
+        return f"<{type(self).__name__} #{self.seq} {self.kind}{where} t={self.t:.4f} {self.data}>"
 
-# The subclasses add no fields, so constructing them costs what Event costs; they exist so
-# callers can match on type (`isinstance(e, PhaseFailed)`) and so the kinds are listed here.
-@dataclass(frozen=True, slots=True)
+
 class RunStarted(Event):
     """data: flow, mode, total, resumed"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class RunFinished(Event):
     """data: status, elapsed_s, stop_reason, usage"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseAdded(Event):
     """data: deps, pool, added_by"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseStarted(Event):
     """data: attempt, pool"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseSucceeded(Event):
     """data: attempts, restored"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseFailed(Event):
     """data: attempts, error"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseSkipped(Event):
     """data: reason"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseCancelled(Event):
     """data: reason"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class PhaseRetrying(Event):
     """data: attempt (the one that failed), error, delay_s"""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, slots=True)
+
 class Progress(Event):
-    """data: done, total, succeeded, failed"""
+    """data: done, total"""
+
+    __slots__ = ()
 
 
 _CLASSES: dict[str, type[Event]] = {

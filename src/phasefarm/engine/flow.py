@@ -329,6 +329,9 @@ class Flow:
         """Raise GraphError for any unknown dependency or pool. `inputs=None` skips the
         check of names that are not phases (plan() does not know the inputs)."""
         all_pools = {**self.pools, **(pools or {})}
+        available: set[str] = set()
+        if inputs is not None:
+            available = {*self.phases, *inputs, *services, CONTEXT_PARAM}
         for spec in [*self.phases.values(), *self.templates.values()]:
             if spec.pool not in all_pools:
                 known = ", ".join(sorted(all_pools))
@@ -342,11 +345,10 @@ class Flow:
                 raise GraphError(_unknown(spec.name, spec.over, self.phases))
             if inputs is None:
                 continue
-            available = {*self.phases, *inputs, *services, CONTEXT_PARAM}
-            if spec.kind == "map":
-                available.update(ITEM_PARAMS)
             for param in spec.params:
                 if param in available or param in spec.defaults:
+                    continue
+                if spec.kind == "map" and param in ITEM_PARAMS:
                     continue
                 if spec.kind == "template":
                     continue  # templates get their arguments from ctx.add_phase(args=...)

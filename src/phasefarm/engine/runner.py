@@ -16,15 +16,19 @@ import threading
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextvars import copy_context
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from phasefarm.engine.events import Event, event_class
+from phasefarm.engine.events import _CLASSES as _EVENT_CLASSES
+from phasefarm.engine.events import Event
 from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.result import PhaseRecord, RunResult
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
 from phasefarm.errors import GraphError, RunStopped, StoreError, UsageError
-from phasefarm.scope import Scope, phase_scope
+from phasefarm.scope import Scope
+from phasefarm.scope import _current as _SCOPE
 
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
@@ -35,6 +39,7 @@ __all__ = ["EventCallback", "PhaseContext", "Run", "RunHandle", "run_blocking"]
 EventCallback = Callable[[Event], None]
 
 MAX_BACKOFF_S = 30.0
+_PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "cancelled")}
 
 
 @dataclass(slots=True, eq=False)
@@ -48,6 +53,16 @@ class _Bound:
     args: dict[str, Any] = field(default_factory=dict)
     item_keys: list[str] | None = None  # map: keys of its items once expanded
     binding: list[tuple[str, str]] = field(default_factory=list)  # (param, source)
+    fast: bool = False  # set once the binding is known: see is_fast()
+
+    @property
+    def wants_ctx(self) -> bool:
+        return any(source == "ctx" for _, source in self.binding)
+
+    def is_fast(self) -> bool:
+        """Runs as a bare task with a completion callback: nothing to retry, time or give."""
+        spec = self.spec
+        return spec.is_async and spec.retries == 0 and spec.timeout is None and not self.wants_ctx
 
 
 class PhaseContext:
@@ -152,14 +167,18 @@ class Run:
         self._loop: asyncio.AbstractEventLoop
         self._loop_thread = -1
         self._adds: dict[str, int] = {}
+        self._active = 0  # phase tasks started and not yet completed
 
         nodes: list[NodeSpec] = []
         for spec in flow.phases.values():
-            bound = _Bound(spec.name, spec, spec.kind, spec.deps(flow.phases))
-            bound.binding = self._binding(spec, bound.deps, {})
+            node = spec.node(flow.phases)
+            bound = _Bound(spec.name, spec, spec.kind, node.deps)
+            if spec.params:
+                bound.binding = self._binding(spec, node.deps, {})
+            bound.fast = bound.is_fast()
             self.bound[spec.name] = bound
             self.records[spec.name] = PhaseRecord(spec.name)
-            nodes.append(spec.node(flow.phases))
+            nodes.append(node)
         self.scheduler.add(nodes)
         if stored is not None:
             for added in stored.added:
@@ -313,24 +332,66 @@ class Run:
                 bound = self.bound[key]
                 if bound.kind == "map":
                     self._advance_map(bound)
-                elif self._stored is None or not self._restore(bound):
+                elif self._stored is not None and self._restore(bound):
+                    continue
+                elif bound.fast:
+                    self._start_fast(bound)
+                else:
                     task = self._loop.create_task(self._execute(bound), name=key)
+                    self._active += 1
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
         finally:
             self._pumping = False
 
+    def _start_fast(self, bound: _Bound) -> None:
+        """The common case, kept lean: the phase's own coroutine is the task, and its
+        completion callback records the outcome (no wrapper coroutine, no retry loop)."""
+        key = bound.key
+        self.records[key].started = time.perf_counter() - self._t0
+        self.records[key].attempts = 1
+        self._emit("phase.started", key, {"attempt": 1, "pool": bound.spec.pool})
+        context = copy_context()
+        context.run(_SCOPE.set, Scope(self.run_id, key, partial(self._sink, key)))
+        try:
+            coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
+        except Exception as exc:  # raised before the first await, e.g. a TypeError
+            self._complete(key, "failed", None, _describe(exc))
+            return
+        task = self._loop.create_task(coro, name=key, context=context)
+        self._active += 1
+        self._tasks.add(task)
+        task.add_done_callback(self._fast_done)
+
+    def _fast_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._active -= 1
+        key = task.get_name()
+        if task.cancelled():
+            self._complete(key, "cancelled", None, self._stop_reason or "cancelled")
+            return
+        exc = task.exception()
+        if exc is None:
+            self._complete(key, "succeeded", task.result(), None)
+        elif isinstance(exc, RunStopped):
+            self._request_stop(str(exc))
+            self._complete(key, "cancelled", None, _describe(exc))
+        else:
+            self._complete(key, "failed", None, _describe(exc))
+
     async def _execute(self, bound: _Bound) -> None:
         spec = bound.spec
         key = bound.key
         record = self.records[key]
-        record.started = self._now()
-        ctx = PhaseContext(self, key) if bound.binding and _wants_ctx(bound) else None
+        record.started = time.perf_counter() - self._t0
+        ctx = PhaseContext(self, key) if bound.wants_ctx else None
         status, output, error = "failed", None, None
         attempt = 0
+        # Each phase runs in its own task, whose context is a private copy: setting the scope
+        # here needs no reset, and it follows the body into awaits and worker threads.
+        _SCOPE.set(Scope(self.run_id, key, partial(self._sink, key)))
         try:
-            kwargs = self._kwargs(bound, ctx)
-            scope = Scope(self.run_id, key, self._sink_for(key))
+            kwargs = self._kwargs(bound, ctx) if bound.binding else {}
             while True:
                 attempt += 1
                 record.attempts = attempt
@@ -338,7 +399,9 @@ class Run:
                     ctx.attempt = attempt
                 self._emit("phase.started", key, {"attempt": attempt, "pool": spec.pool})
                 try:
-                    with phase_scope(scope):
+                    if spec.is_async and spec.timeout is None:
+                        output = await spec.fn(**kwargs)
+                    else:
                         output = await self._call(spec, kwargs)
                     status = "succeeded"
                     break
@@ -364,6 +427,7 @@ class Run:
             status, error = "cancelled", self._stop_reason or "cancelled"
         except GraphError as exc:  # a binding that cannot be filled
             status, error = "failed", _describe(exc)
+        self._active -= 1
         self._complete(key, status, output, error)
 
     async def _call(self, spec: PhaseDef, kwargs: dict[str, Any]) -> Any:
@@ -434,6 +498,7 @@ class Run:
                     item_key, spec, "item", bound.deps, {"item": item, "index": index}
                 )
                 item_bound.binding = self._binding(spec, bound.deps, item_bound.args)
+                item_bound.fast = item_bound.is_fast()
                 self.bound[item_key] = item_bound
                 self.records[item_key] = PhaseRecord(item_key)
                 nodes.append(
@@ -505,6 +570,7 @@ class Run:
                 deps.append(param)
         bound = _Bound(key, spec, "template", tuple(deps), args)
         bound.binding = self._binding(spec, bound.deps, args)
+        bound.fast = bound.is_fast()
         self.scheduler.add([NodeSpec(key, bound.deps, spec.pool, spec.priority, spec.estimate)])
         self.bound[key] = bound
         self.records[key] = PhaseRecord(key)
@@ -567,14 +633,13 @@ class Run:
         record.status = status
         record.error = error
         if not restored:
-            record.finished = self._now()
+            record.finished = time.perf_counter() - self._t0
         if status == "succeeded":
             self.outputs[key] = output
-        bound = self.bound[key]
         if self.store is not None and not restored:
-            self._save(bound, record, output if status == "succeeded" else None)
+            self._save(self.bound[key], record, output if status == "succeeded" else None)
         self._emit(
-            f"phase.{status}",
+            _PHASE_KIND[status],
             key,
             {"attempts": record.attempts, "error": error, "restored": restored},
         )
@@ -631,16 +696,12 @@ class Run:
 
     def _check_finished(self) -> None:
         if (
-            self.scheduler.finished
-            and not self._tasks_running()
+            self._active == 0
+            and self.scheduler.finished
             and self._finished is not None
             and not self._finished.done()
         ):
             self._finished.set_result(None)
-
-    def _tasks_running(self) -> bool:
-        current = asyncio.current_task()
-        return any(t is not current and not t.done() for t in self._tasks)
 
     def _finalize(self) -> RunResult:
         if self.result is not None:
@@ -699,7 +760,10 @@ class Run:
         return time.perf_counter() - self._t0
 
     def _emit(self, kind: str, phase: str | None, data: dict[str, Any]) -> None:
-        event = event_class(kind)(self._seq, self._now(), kind, self.run_id, phase, data)
+        event = tuple.__new__(
+            _EVENT_CLASSES.get(kind, Event),
+            (self._seq, time.perf_counter() - self._t0, kind, self.run_id, phase, data),
+        )
         self._seq += 1
         self.timeline.append(event)
         if self.store is not None:
@@ -713,19 +777,20 @@ class Run:
             queue.put_nowait(event)
 
     def _sink_for(self, key: str) -> Callable[[str, dict[str, Any]], None]:
-        def sink(kind: str, data: dict[str, Any]) -> None:
-            if threading.get_ident() != self._loop_thread:
-                self._loop.call_soon_threadsafe(sink, kind, data)
-                return
-            if kind == "usage":
-                record = self.records[key]
-                for name, value in data.items():
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        record.usage[name] = record.usage.get(name, 0.0) + value
-                        self.usage[name] = self.usage.get(name, 0.0) + value
-            self._emit(kind, key, dict(data))
+        return partial(self._sink, key)
 
-        return sink
+    def _sink(self, key: str, kind: str, data: dict[str, Any]) -> None:
+        """Custom events from inside a phase; may be called from a worker thread."""
+        if threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._sink, key, kind, data)
+            return
+        if kind == "usage":
+            record = self.records[key]
+            for name, value in data.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    record.usage[name] = record.usage.get(name, 0.0) + value
+                    self.usage[name] = self.usage.get(name, 0.0) + value
+        self._emit(kind, key, dict(data))
 
     def subscribe(self) -> asyncio.Queue[Event | None]:
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -779,10 +844,6 @@ def run_blocking(factory: Callable[[], Run]) -> RunResult:
         if holder and holder[0].result is not None:
             return holder[0].result
         raise
-
-
-def _wants_ctx(bound: _Bound) -> bool:
-    return any(source == "ctx" for _, source in bound.binding)
 
 
 def _hashed(bound: _Bound, param: str) -> bool:
