@@ -384,6 +384,118 @@ def bench_crash(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def website(
+    brief: str = typer.Argument(..., help="What the website is for, in a sentence or two."),
+    out: Path = typer.Option(..., "--out", help="Folder for the site (created; must be empty)."),
+    mode: str = typer.Option("parallel", help="parallel | waves | sequential"),
+    provider: str = typer.Option("offline", help="offline | openai"),
+    model: str | None = typer.Option(None, "--model", help="Model name (openai provider)."),
+    time_scale: float = typer.Option(
+        0.05, "--time-scale", help="Offline provider: real seconds per seed-second (0: no sleep)."
+    ),
+    pages: int = typer.Option(4, "--pages", help="Pages to plan (1..20)."),
+    images: int = typer.Option(10, "--images", help="Images to generate (0..40)."),
+    image_pool: int = typer.Option(5, "--image-pool", help="Images generated at once (1..20)."),
+    seed: int = typer.Option(0, "--seed", help="Offline provider seed."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop at this many tokens."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this cost (USD)."),
+    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    run_id: str | None = typer.Option(None, "--run-id"),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+) -> None:
+    """Build a multi-page static website from a brief (note 002) into --out."""
+    from phasefarm.pipelines.website.commands import website_meta
+    from phasefarm.pipelines.website.job import prepare
+
+    meta = website_meta(
+        brief=brief,
+        out=out,
+        force=force,
+        mode=mode,
+        provider=provider,
+        model=model,
+        time_scale=time_scale,
+        pages=pages,
+        images=images,
+        image_pool=image_pool,
+        seed=seed,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+    )
+    flow, services = prepare(meta)
+    run_job(
+        flow,
+        job="website",
+        inputs={"brief": brief.strip()},
+        services=services,
+        mode=mode,
+        store_url=store,
+        run_id=run_id,
+        meta=meta,
+        as_json=as_json,
+        out=Path(meta["out"]),
+    )
+
+
+@plan_app.command("website")
+def plan_website(
+    pages: int = typer.Option(4, "--pages", help="Pages to plan (1..20)."),
+    images: int = typer.Option(10, "--images", help="Images to generate (0..40)."),
+    image_pool: int = typer.Option(5, "--image-pool", help="Images generated at once (1..20)."),
+    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+) -> None:
+    """Waves, critical path and estimated seed-seconds per mode of the website job."""
+    from phasefarm.pipelines.website.commands import print_plan
+    from phasefarm.pipelines.website.profile import WebsiteSettings
+
+    settings = WebsiteSettings(pages=pages, images=images, image_pool=image_pool)
+    print_plan(settings, time_scale=time_scale, as_json=as_json)
+
+
+@bench_app.command("ratelimit")
+def bench_ratelimit(
+    calls: int = typer.Option(400, "--calls", help="Calls per scenario (at least 200)."),
+    keys: int = typer.Option(3, "--keys", help="API keys in the pool."),
+    rpm: int = typer.Option(600, "--rpm", help="Requests per minute per key (server limit)."),
+    tpm: int = typer.Option(120_000, "--tpm", help="Tokens per minute per key (server limit)."),
+    latency: float = typer.Option(0.03, "--latency", help="Server seconds per answer."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """The shared limiter against a rate-limited fake server: limits known vs unknown."""
+    from phasefarm.benchmarks import ratelimit
+
+    code = ratelimit.report(
+        calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency, as_json=as_json
+    )
+    raise typer.Exit(code)
+
+
+@bench_app.command("website")
+def bench_website(
+    time_scale: float = typer.Option(0.02, "--time-scale", help="Real seconds per seed-second."),
+    pages: int = typer.Option(4, "--pages", help="Pages (1..20)."),
+    images: int = typer.Option(10, "--images", help="Images (0..40)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per mode."),
+) -> None:
+    """The website job in sequential, waves and parallel modes, measured in seed-seconds."""
+    from dataclasses import asdict
+
+    from phasefarm.benchmarks import website as bench
+
+    if not 0 < time_scale <= 1:
+        raise fail(f"--time-scale must be in (0, 1], got {time_scale}")
+    runs = bench.run_benchmark(time_scale=time_scale, pages=pages, images=images)
+    if as_json:
+        for run in runs:
+            typer.echo(json.dumps(asdict(run)))
+    else:
+        bench.print_table(runs, time_scale=time_scale)
+    raise typer.Exit(0 if all(r.status == "succeeded" for r in runs) else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         # without standalone mode click returns the code of a typer.Exit instead of exiting

@@ -23,7 +23,13 @@ from phasefarm.pipelines.website.profile import (
     WebsiteSettings,
     seed_latency,
 )
-from phasefarm.pipelines.website.publish import SiteDraft, SiteReport, inside, publish, write_draft
+from phasefarm.pipelines.website.publish import (
+    SiteDraft,
+    SiteReport,
+    publish,
+    recover_draft,
+    write_draft,
+)
 from phasefarm.pipelines.website.render import SiteParts, load_templates, render_site
 from phasefarm.pipelines.website.schemas import (
     GeneratedImage,
@@ -92,7 +98,7 @@ def assemble(
 
 def check(assemble: SiteDraft, out: Path) -> SiteReport:
     """Verify the draft (links, assets, parsing, images, sitemap); publish it only if sound."""
-    draft = inside(out, assemble.draft)
+    draft = recover_draft(out, assemble)
     problems = check_site(draft, assemble.files)
     if problems:
         raise SiteCheckFailed(problems, draft)

@@ -28,6 +28,7 @@ __all__ = [
     "SiteReport",
     "inside",
     "publish",
+    "recover_draft",
     "write_draft",
 ]
 
@@ -89,6 +90,11 @@ def write_draft(out: Path, files: dict[str, bytes]) -> SiteDraft:
     base = out.resolve()
     for relative in files:  # every path is checked before anything is written
         inside(out, relative, base=base)
+    # Drafts of earlier attempts (a crash mid-write, a site that failed its check) go: only one
+    # run writes into a folder at a time, and only folders with our prefix are touched.
+    for stale in base.glob(f"{DRAFT_PREFIX}*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     draft = Path(tempfile.mkdtemp(prefix=DRAFT_PREFIX, dir=base))
     digests: dict[str, str] = {}
     # No fsync per file: a draft is only published after `check` has re-read every file and
@@ -99,6 +105,27 @@ def write_draft(out: Path, files: dict[str, bytes]) -> SiteDraft:
         target.write_bytes(data)
         digests[relative] = hashlib.sha256(data).hexdigest()
     return SiteDraft(draft=draft.name, files=digests)
+
+
+def recover_draft(out: Path, draft: SiteDraft) -> Path:
+    """The draft folder, complete again after a publish that was cut short.
+
+    If a crash stopped `publish` half-way, some files were already moved into `out`: those
+    whose content is exactly what was rendered are copied back, so the check sees the whole
+    site and publishing again is harmless. Anything else missing stays missing (and the check
+    says so).
+    """
+    base = out.resolve()
+    folder = inside(out, draft.draft, base=base)
+    for relative, digest in draft.files.items():
+        staged = folder / relative
+        if staged.exists():
+            continue
+        published = inside(out, relative, base=base)
+        if published.is_file() and hashlib.sha256(published.read_bytes()).hexdigest() == digest:
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(published, staged)
+    return folder
 
 
 def _previous_files(out: Path) -> list[str]:

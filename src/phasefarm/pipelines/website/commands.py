@@ -1,0 +1,158 @@
+"""What the `website`, `plan website` and `bench website` commands do, kept out of cli.py.
+
+Option checks raise `UsageError` with one line (the CLI turns it into exit code 2) before a
+store is opened or a token spent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from phasefarm.engine.scheduler import MODES
+from phasefarm.errors import UsageError
+from phasefarm.llm import PROVIDERS
+from phasefarm.pipelines.website.profile import WebsiteSettings
+
+__all__ = ["check_out", "print_plan", "website_meta"]
+
+
+def check_out(out: Path, *, force: bool) -> Path:
+    """The output folder, created if needed; refused if it is not empty (unless `force`) or
+    cannot be written. Returns the absolute path."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    if out.is_dir():
+        try:
+            busy = any(out.iterdir())
+        except OSError as exc:
+            raise UsageError(f"--out {out} cannot be read: {exc.strerror or exc}") from None
+        if busy and not force:
+            raise UsageError(
+                f"--out {out} exists and is not empty: choose an empty folder or pass --force"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".phasefarm-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} is not writable")
+    return out.resolve()
+
+
+def website_meta(
+    *,
+    brief: str,
+    out: Path,
+    force: bool,
+    mode: str,
+    provider: str,
+    model: str | None,
+    time_scale: float,
+    pages: int,
+    images: int,
+    image_pool: int,
+    seed: int,
+    max_tokens: int | None,
+    max_cost: float | None,
+) -> dict[str, Any]:
+    """Check the options of `phasefarm website` and return the run's meta (no secrets)."""
+    if not brief.strip():
+        raise UsageError("the brief is empty: describe the website to build")
+    if len(brief) > 4000:
+        raise UsageError(f"the brief is {len(brief)} characters long: keep it under 4000")
+    if mode not in MODES:
+        raise UsageError(f"unknown --mode {mode!r}: choose one of {', '.join(MODES)}")
+    if provider not in PROVIDERS:
+        raise UsageError(f"unknown --provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
+    if not 0 <= time_scale <= 100:
+        raise UsageError(f"--time-scale must be between 0 and 100, got {time_scale}")
+    if max_tokens is not None and max_tokens <= 0:
+        raise UsageError(f"--max-tokens must be positive, got {max_tokens}")
+    if max_cost is not None and max_cost <= 0:
+        raise UsageError(f"--max-cost must be positive, got {max_cost}")
+    WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
+    folder = check_out(out, force=force)
+    return {
+        "out": str(folder),
+        "pages": pages,
+        "images": images,
+        "image_pool": image_pool,
+        "provider": provider,
+        "model": model,
+        "time_scale": time_scale,
+        "seed": seed,
+        "max_tokens": max_tokens,
+        "max_cost": max_cost,
+    }
+
+
+def _phase_label(name: str, expect: int | None) -> str:
+    return f"{name} ×{expect}" if expect is not None else name
+
+
+def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -> None:
+    """Waves, critical path and the estimate per mode, from the scheduler's simulation."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from phasefarm.pipelines.website.job import build_flow
+
+    flow = build_flow(settings)
+    plan = flow.plan()
+    expects = {n: p.expect for n, p in flow.phases.items() if p.kind == "map"}
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "flow": plan.flow,
+                    "pages": settings.pages,
+                    "images": settings.images,
+                    "image_pool": settings.image_pool,
+                    "waves": plan.waves,
+                    "critical_path": plan.critical_path,
+                    "critical_path_s": round(plan.critical_path_s, 3),
+                    "durations": {k: round(v, 3) for k, v in plan.durations.items()},
+                    "estimates": {k: round(v, 3) for k, v in plan.estimates.items()},
+                }
+            )
+        )
+        return
+    console = Console(width=max(100, Console().width))
+    console.print(
+        f"[bold]website[/bold]: {settings.pages} pages, {settings.images} images, "
+        f"image pool {settings.image_pool}, {len(flow.phases)} phases "
+        f"({sum(expects.values())} map items)"
+    )
+    waves = Table(
+        title="waves (levels; waves mode runs them one after another)", title_justify="left"
+    )
+    waves.add_column("wave", justify="right")
+    waves.add_column("phases (seed-s each; a map: all items, pool included)")
+    waves.add_column("wave seed-s", justify="right")
+    for n, names in enumerate(plan.waves, start=1):
+        cells = ", ".join(
+            f"{_phase_label(name, expects.get(name))} {plan.durations[name]:.3g}" for name in names
+        )
+        waves.add_row(str(n), cells, f"{max(plan.durations[name] for name in names):.1f}")
+    console.print(waves)
+    path = " → ".join(_phase_label(name, expects.get(name)) for name in plan.critical_path)
+    console.print(f"critical path: {path}  = {plan.critical_path_s:.1f} seed-s", highlight=False)
+    modes = Table(title="estimated time per mode (scheduler simulated)", title_justify="left")
+    for name in ("mode", "seed-s", "vs sequential", f"real s at --time-scale {time_scale}"):
+        modes.add_column(name, justify="left" if name == "mode" else "right")
+    sequential = plan.estimate("sequential")
+    for mode in ("sequential", "waves", "parallel"):
+        seconds = plan.estimate(mode)
+        modes.add_row(
+            mode,
+            f"{seconds:.1f}",
+            f"{sequential / seconds:.2f}x" if seconds else "-",
+            f"{seconds * time_scale:.2f}",
+        )
+    console.print(modes)
