@@ -17,7 +17,10 @@ timestamps, so client overhead cannot flatter them.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -25,12 +28,13 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
-from phasefarm.errors import PhasefarmError
+from phasefarm.errors import PhasefarmError, UsageError
 from phasefarm.llm.client import RetryPolicy
 from phasefarm.llm.factory import build_llm
+from phasefarm.llm.pricing import Price
 from phasefarm.testing.fake_openai import FakeOpenAI
 
-__all__ = ["ScenarioResult", "main", "render", "run", "run_scenario"]
+__all__ = ["ScenarioResult", "main", "render", "report", "run", "run_scenario"]
 
 TARGETS = {"known": 0.95, "unknown": 0.85}
 
@@ -72,6 +76,7 @@ async def _drive(
         rpm=rpm if known else None,
         tpm=tpm if known else None,
         retry=RetryPolicy(rate_limited_attempts=100, max_elapsed_s=120.0),
+        prices={"fake-model": Price(0.15, 0.60)},
     )
 
     async def one(i: int) -> bool:
@@ -161,9 +166,9 @@ def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> T
         title=f"bench ratelimit: {keys} keys x {rpm} rpm / {tpm:,} tpm per key, fake server"
     )
     for column in (
-        "limits",
-        "calls ok/failed",
-        "HTTP reqs",
+        "our limits",
+        "calls ok/fail",
+        "HTTP",
         "429s",
         "window s",
         "accepted rpm",
@@ -172,10 +177,12 @@ def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> T
         "target",
         "result",
     ):
-        table.add_column(column, justify="left" if column == "limits" else "right")
+        table.add_column(
+            column, justify="left" if column == "our limits" else "right", no_wrap=True
+        )
     for r in results:
         table.add_row(
-            "known to us" if r.scenario == "known" else "unknown (AIMD)",
+            "= server's" if r.scenario == "known" else "unknown (AIMD)",
             f"{r.succeeded}/{r.failed}",
             str(r.http_requests),
             str(r.http_429),
@@ -183,13 +190,13 @@ def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> T
             f"{r.accepted_rpm:,.0f}",
             f"{r.allowed_rpm:,.0f}",
             f"{r.utilization:.1%}",
-            f">= {r.target:.0%}" + (", 0 429s" if r.scenario == "known" else ""),
+            f">={r.target:.0%}" + (", no 429" if r.scenario == "known" else ""),
             "[green]pass[/]" if r.passed else "[red]FAIL[/]",
         )
     return table
 
 
-def main(
+def report(
     *,
     calls: int = 400,
     keys: int = 3,
@@ -200,12 +207,41 @@ def main(
     console: Console | None = None,
 ) -> int:
     """Run both scenarios, print the table (or JSON); 0 when both met their targets."""
+    if calls < 200:
+        raise UsageError(f"--calls must be at least 200, got {calls}")
+    if keys < 1 or rpm < 1 or tpm < 1:
+        raise UsageError("--keys, --rpm and --tpm must be positive")
     results = run(calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency)
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=120)
     if as_json:
-        import json
-
         console.print_json(json.dumps([asdict(r) for r in results]))
     else:
         console.print(render(results, keys=keys, rpm=rpm, tpm=tpm))
     return 0 if all(r.passed for r in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/ratelimit.py [--calls N --keys K --rpm R --tpm T --latency S --json]`."""
+    parser = argparse.ArgumentParser(prog="bench/ratelimit.py", description=__doc__)
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--keys", type=int, default=3)
+    parser.add_argument("--rpm", type=int, default=600, help="per key")
+    parser.add_argument("--tpm", type=int, default=120_000, help="per key")
+    parser.add_argument("--latency", type=float, default=0.03, help="server seconds per answer")
+    parser.add_argument("--json", action="store_true", dest="as_json")
+    args = parser.parse_args(argv)
+    try:
+        return report(
+            calls=args.calls,
+            keys=args.keys,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            latency=args.latency,
+            as_json=args.as_json,
+        )
+    except UsageError as exc:
+        print(f"ratelimit: error: {exc}", file=sys.stderr)
+        return 2
