@@ -188,6 +188,8 @@ def run_job(
         if result.stop_reason:
             typer.echo(f"stopped: {result.stop_reason}", err=True)
         typer.echo(f"resume with: phasefarm resume {result.run_id}", err=True)
+    if result.stop_reason == "interrupted":
+        raise typer.Exit(130)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
 
 

@@ -281,7 +281,9 @@ class Run:
             try:
                 await self._finished
             except asyncio.CancelledError:
-                self.cancel("cancelled")
+                # cancelled from outside (Ctrl-C in run_sync / asyncio.run, or the awaiting
+                # task); cancel() via the handle has already set its own reason
+                self.cancel("interrupted")
                 while self._tasks:
                     await asyncio.gather(*list(self._tasks), return_exceptions=True)
                 self._finalize()
