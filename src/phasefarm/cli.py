@@ -29,7 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 plan_app = typer.Typer(help="Show waves, critical path and estimated time before spending a token.")
-bench_app = typer.Typer(help="Benchmarks: side-by-side comparisons in one run, printed as a table.")
+bench_app = typer.Typer(
+    help="Benchmarks: side-by-side comparisons in one run, printed as a table. "
+    "Without a subcommand: overhead, website and ratelimit in turn.",
+    invoke_without_command=True,
+)
 app.add_typer(plan_app, name="plan")
 app.add_typer(bench_app, name="bench")
 
@@ -356,6 +360,37 @@ def resume_command(
         resume=True,
         retry_failed=retry_failed,
     )
+
+
+@bench_app.callback()
+def bench_all(ctx: typer.Context) -> None:
+    """Run the quick benchmarks (crash trials take minutes: `phasefarm bench crash`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from phasefarm.benchmarks import overhead, ratelimit
+    from phasefarm.benchmarks import website as website_bench
+
+    codes = [overhead.main([])]
+    runs = website_bench.run_benchmark(time_scale=0.02, pages=4, images=10)
+    website_bench.print_table(runs, time_scale=0.02)
+    codes.append(0 if all(r.status == "succeeded" for r in runs) else 1)
+    codes.append(
+        ratelimit.report(calls=400, keys=3, rpm=600, tpm=120_000, latency=0.03, as_json=False)
+    )
+    raise typer.Exit(max(codes))
+
+
+@bench_app.command("overhead")
+def bench_overhead(
+    phases: int = typer.Option(10_000, "--phases", help="No-op phases per shape."),
+    repeats: int = typer.Option(5, "--repeats", help="Runs per shape; the best counts."),
+) -> None:
+    """Engine overhead per phase, wide and chain, beside raw asyncio in the same run."""
+    from phasefarm.benchmarks import overhead
+
+    if phases < 1 or repeats < 1:
+        raise fail("--phases and --repeats must be at least 1")
+    raise typer.Exit(overhead.main(["--phases", str(phases), "--repeats", str(repeats)]))
 
 
 @bench_app.command("crash")
