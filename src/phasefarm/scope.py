@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Scope", "current_scope", "emit", "phase_scope"]
 
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
+    """A named tuple, because the engine builds one per phase (see the overhead benchmark)."""
+
     run_id: str
     phase: str  # the phase key, e.g. "images[3]"
     sink: EventSink

@@ -354,7 +354,7 @@ class Run:
         self.records[key].attempts = 1
         self._emit("phase.started", key, {"attempt": 1, "pool": bound.spec.pool})
         context = copy_context()
-        context.run(_SCOPE.set, Scope(self.run_id, key, partial(self._sink, key)))
+        context.run(_SCOPE.set, tuple.__new__(Scope, (self.run_id, key, partial(self._sink, key))))
         try:
             coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
         except Exception as exc:  # raised before the first await, e.g. a TypeError
