@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from phasefarm.engine.scheduler import NodeSpec, _topological
 from phasefarm.errors import GraphError
@@ -142,6 +142,40 @@ class Flow:
 
     # -- defining -------------------------------------------------------------------------
 
+    @overload
+    def phase(
+        self,
+        fn: F,
+        /,
+        *,
+        name: str | None = None,
+        needs: Sequence[str] = (),
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        wave: int | None = None,
+        backoff: float | None = None,
+    ) -> F: ...
+
+    @overload
+    def phase(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        needs: Sequence[str] = (),
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        wave: int | None = None,
+        backoff: float | None = None,
+    ) -> Callable[[F], F]: ...
+
     def phase(
         self,
         fn: Callable[..., Any] | None = None,
@@ -216,6 +250,24 @@ class Flow:
             return func
 
         return decorate
+
+    @overload
+    def template(self, fn: F, /) -> F: ...
+
+    @overload
+    def template(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        pool: str = "default",
+        retries: int = 0,
+        timeout: float | None = None,
+        priority: int = 0,
+        estimate: float = 1.0,
+        backoff: float | None = None,
+    ) -> Callable[[F], F]: ...
 
     def template(
         self,
