@@ -25,7 +25,7 @@ def test_three_crash_trials_lose_nothing_and_rerun_nothing(tmp_path: Path):
         job=job,
         time_scale=0.01,
         seed=0,
-        max_kills=2,
+        max_kills=1,
         workdir=tmp_path,
         check_determinism=False,
     )
