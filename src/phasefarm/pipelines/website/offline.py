@@ -115,7 +115,7 @@ def _lower_first(text: str) -> str:
 
 
 def _design_strategy(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.prompt))
+    f = _facts(read_inputs(req.text))
     where = f" in {f.place}" if f.place else ""
     audience = req.rng.choice(
         ["Neighbours and first-time visitors", "Busy professionals", "Families and regulars"]
@@ -134,7 +134,7 @@ def _design_strategy(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _design_context(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.prompt))
+    f = _facts(read_inputs(req.text))
     mood = req.rng.sample(_MOODS, 3)
     scene = ", ".join(f.keywords[:3]) or f.trade
     return {
@@ -147,7 +147,7 @@ def _design_context(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _section_plan(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.prompt))
+    f = _facts(read_inputs(req.text))
     optional = ["features", "story", "services", "testimonials", "gallery", "faq", "stats", "team"]
     kinds = ["hero", *sorted(req.rng.sample(optional, 5), key=optional.index), "cta", "contact"]
     purposes = {
@@ -167,7 +167,7 @@ def _section_plan(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _layout(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     brand = inputs["design_context"]["brand_name"]
     place = inputs["design_context"].get("location")
     rng = req.rng
@@ -207,7 +207,7 @@ def _style_system(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _page_plan(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     count = int(inputs["pages"])
     kinds = [s["kind"] for s in inputs["section_plan"]["sections"]]
     brand = inputs["design_context"]["brand_name"]
@@ -256,7 +256,7 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _image_plan(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     count = int(inputs["images"])
     pages = inputs["page_plan"]["pages"]
     context = inputs["design_context"]
@@ -285,7 +285,7 @@ def _image_plan(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     f = _facts(inputs)
     place = f" {f.place.lower()}" if f.place else ""
     keywords = [f"{f.trade}{place}", *f.keywords[:5]]
@@ -305,7 +305,7 @@ def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _copywriting(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     f = _facts(inputs)
     strategy = inputs["design_strategy"]
     where = f" in {f.place}" if f.place else ""
@@ -333,7 +333,7 @@ _ITEM_TITLES = {
 
 
 def _section_copy(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     ref = inputs["section"]
     page = inputs["page"]
     copy = inputs["copywriting"]
@@ -371,7 +371,7 @@ def _section_copy(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _page_seo(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     page = inputs["page"]
     seo = inputs["seo_strategy"]
     focus = next((p for p in seo["pages"] if p["page"] == page["slug"]), None)
@@ -401,7 +401,7 @@ def _stylesheet(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _site_chrome(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     brand = inputs["design_context"]["brand_name"]
     return {
         "brand": brand,
@@ -413,7 +413,7 @@ def _site_chrome(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _page_code(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.prompt)
+    inputs = read_inputs(req.text)
     page = inputs["page"]
     layout = inputs["layout"]
     images = inputs["images"]  # [{"index": i, "section": kind, ...}] for this page

@@ -24,7 +24,7 @@ SYSTEM = (
     "brief, and free of placeholders."
 )
 
-_FENCE = re.compile(r"```json\n(?P<body>.*)\n```", re.DOTALL)
+_FENCE = re.compile(r"```json\n(?P<body>.*?)\n```", re.DOTALL)
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,7 +45,8 @@ def build_messages(instructions: str, inputs: dict[str, Any]) -> list[dict[str, 
 
 
 def read_inputs(prompt: str) -> dict[str, Any]:
-    """The inputs JSON of a prompt made by `build_messages`."""
+    """The inputs JSON of a prompt made by `build_messages` (the first block in `prompt`, so
+    the whole conversation of a repair round can be passed)."""
     match = _FENCE.search(prompt)
     if match is None:
         raise BadOutput("website prompt has no inputs block")

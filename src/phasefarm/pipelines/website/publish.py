@@ -66,6 +66,7 @@ def inside(root: Path, relative: str, *, base: Path | None = None) -> Path:
     pure = PurePosixPath(relative)
     if (
         not relative
+        or not pure.parts
         or "\\" in relative
         or "\x00" in relative
         or pure.is_absolute()

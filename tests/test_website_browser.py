@@ -1,0 +1,146 @@
+"""Headless Chromium opens every generated page, over HTTP and from disk.
+
+No console error, no failed request, every image decoded, the stylesheet applied, the
+navigation reaching every page, and the layout fitting a phone. Screenshots are kept in
+test-artifacts/ (gitignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from website_support import build_site, failures
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("browser-site")
+    result = build_site(out, pages=4, images=6)
+    assert result.status == "succeeded", failures(result)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[str]:
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def test_every_page_in_chromium(site: Path, server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = sorted(p.name for p in site.glob("*.html"))
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(f"console {m.type}: {m.text}")
+                    if m.type in ("error", "warning")
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.on(
+                "response",
+                lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+            )
+
+            for name in pages:
+                page.goto(server + name, wait_until="load")
+                assert page.title(), name
+                broken = page.evaluate(
+                    "Array.from(document.images)"
+                    ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+                )
+                assert broken == [], (name, broken)
+                nav = page.eval_on_selector_all("nav[aria-label=Main] a", "as => as.length")
+                assert nav == len(pages)
+            page.goto(server, wait_until="load")
+            page.screenshot(path=str(ARTIFACTS / "website-desktop.png"), full_page=True)
+
+            # the navigation really navigates: click through every entry from the home page
+            labels = page.eval_on_selector_all(
+                "nav[aria-label=Main] a",
+                "as => as.map(a => [a.textContent, a.getAttribute('href')])",
+            )
+            for label, href in labels:
+                page.goto(server + "index.html", wait_until="load")
+                page.click(f"nav[aria-label=Main] a[href='{href}']")
+                page.wait_for_load_state("load")
+                assert page.url == server + href, label
+                current = page.get_attribute("nav[aria-label=Main] a[aria-current=page]", "href")
+                assert current == href
+
+            # a phone: the stylesheet's media query stacks the layout, nothing overflows
+            phone = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+            mobile = phone.new_page()
+            mobile.on("console", lambda m: problems.append(f"mobile console {m.type}: {m.text}"))
+            for name in pages:
+                mobile.goto(server + name, wait_until="load")
+                overflow = mobile.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, (name, overflow)
+            mobile.goto(server, wait_until="load")
+            mobile.screenshot(path=str(ARTIFACTS / "website-phone.png"), full_page=True)
+
+            # opened from disk: relative links, the stylesheet and the images still work
+            disk = context.new_page()
+            disk.on("requestfailed", lambda r: problems.append(f"disk request failed: {r.url}"))
+            disk.goto((site / "about.html").as_uri(), wait_until="load")
+            styled = disk.evaluate("getComputedStyle(document.body).fontSize")
+            assert styled != "16px" or (site / "assets/style.css").read_text().count("16px") > 0
+            width = disk.evaluate("getComputedStyle(document.querySelector('.container')).maxWidth")
+            assert width.endswith("px") and width != "none"
+            assert disk.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
+            disk.click("nav[aria-label=Main] a[href='index.html']")
+            disk.wait_for_load_state("load")
+            assert disk.url == (site / "index.html").as_uri()
+        finally:
+            browser.close()
+    assert problems == []
+    assert (ARTIFACTS / "website-desktop.png").stat().st_size > 10_000

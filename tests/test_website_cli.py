@@ -1,0 +1,124 @@
+"""`phasefarm website`, `plan website` and resume through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phasefarm.cli import main
+from website_support import BRIEF, tree
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    captured = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+def website(out: Path, store: Path, *extra: str) -> list[str]:
+    return ["website", BRIEF, "--out", str(out), "--store", f"sqlite:///{store}", *extra]
+
+
+def test_website_builds_the_site_and_prints_a_json_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "site"
+    argv = website(out, tmp_path / "runs.sqlite3", "--time-scale", "0.001", "--json")
+    code, stdout, _ = run_cli([*argv, "--run-id", "w1", "--pages", "3", "--images", "4"], capsys)
+    assert code == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["run_id"] == "w1" and summary["status"] == "succeeded"
+    assert summary["out"] == str(out.resolve())
+    assert summary["seed_elapsed_s"] > 0
+    assert summary["phases"]["check"]["status"] == "succeeded"
+    assert len([k for k in summary["phases"] if k.startswith("images[")]) == 4
+    assert {"index.html", "sitemap.xml", "robots.txt", "assets/style.css"} <= set(tree(out))
+    assert len(list(out.glob("*.html"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["   "], "the brief is empty"),
+        (["x", "--pages", "0"], "--pages must be between 1 and 20"),
+        (["x", "--pages", "500"], "--pages must be between 1 and 20"),
+        (["x", "--images", "41"], "--images must be between 0 and 40"),
+        (["x", "--image-pool", "0"], "image pool must be between 1 and 20"),
+        (["x", "--mode", "fast"], "unknown --mode 'fast'"),
+        (["x", "--provider", "magic"], "unknown --provider 'magic'"),
+        (["x", "--time-scale", "-1"], "--time-scale must be between 0 and 100"),
+        (["x", "--max-tokens", "0"], "--max-tokens must be positive"),
+        (["x", "--max-cost", "-2"], "--max-cost must be positive"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    argv = ["website", *args, "--out", str(out), "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    code, _, stderr = run_cli(argv, capsys)
+    assert code == 2
+    assert stderr.strip().count("\n") == 0 and message in stderr, stderr
+    assert stderr.startswith("phasefarm: error: ")
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_a_non_empty_out_is_refused_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("the user's")
+    argv = website(out, tmp_path / "s.sqlite3", "--time-scale", "0", "--pages", "1")
+    code, _, stderr = run_cli(argv, capsys)
+    assert code == 2 and "exists and is not empty" in stderr and "--force" in stderr
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    code, _, _ = run_cli([*argv, "--force"], capsys)
+    assert code == 0
+    assert (out / "mine.txt").read_text() == "the user's" and (out / "index.html").exists()
+
+
+def test_an_unwritable_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, stderr = run_cli(website(blocker / "site", tmp_path / "s.db"), capsys)
+    assert code == 2 and "is not writable" in stderr
+    code, _, stderr = run_cli(website(blocker, tmp_path / "s.db"), capsys)
+    assert code == 2 and "is not a folder" in stderr
+
+
+def test_plan_website_comes_from_the_simulation(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run_cli(["plan", "website", "--json"], capsys)
+    assert code == 0
+    plan = json.loads(stdout)
+    assert plan["estimates"]["sequential"] == pytest.approx(185.0)
+    assert plan["estimates"]["parallel"] <= 45.0
+    assert plan["estimates"]["parallel"] < plan["estimates"]["waves"] < 185.0
+    assert plan["waves"][0] == ["design_strategy", "design_context", "section_plan"]
+    code, stdout, _ = run_cli(["plan", "website", "--images", "20"], capsys)
+    assert code == 0
+    assert "critical path" in stdout and "sequential" in stdout and "images ×20" in stdout
+    code, _, stderr = run_cli(["plan", "website", "--pages", "0"], capsys)
+    assert code == 2 and "--pages" in stderr
+
+
+def test_a_stopped_run_resumes_to_the_same_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "runs.sqlite3"
+    fresh = tmp_path / "fresh"
+    code, _, _ = run_cli(website(fresh, store, "--time-scale", "0", "--run-id", "a"), capsys)
+    assert code == 0
+    out = tmp_path / "out"
+    argv = website(out, store, "--time-scale", "0", "--run-id", "b", "--max-tokens", "4000")
+    code, _, stderr = run_cli(argv, capsys)
+    assert code == 1 and "phasefarm resume b" in stderr
+    assert not (out / "index.html").exists()
+    resume = ["resume", "b", "--store", f"sqlite:///{store}", "--max-tokens", "10000000"]
+    code, _, _ = run_cli(resume, capsys)
+    assert code == 0
+    assert tree(out) == tree(fresh)
