@@ -6,6 +6,7 @@ Every phase body counts its calls in a `calls` service (services are not checkpo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -360,3 +361,54 @@ def test_cli_resume_of_a_run_held_by_a_live_process_is_refused(tmp_path: Path):
     # The holder is gone: the run is taken over and finished.
     proc = phasefarm("resume", "r1", "--store", str(store), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cli_budget_stop_then_resume_with_a_larger_budget(tmp_path: Path, capsys, monkeypatch):
+    """In-process CLI (same code path as the command): stop on the token cap, refuse to resume
+    with the cap already spent, finish with a larger one without calling finished phases."""
+    from phasefarm.benchmarks.crash import _count_reruns, _snapshot
+    from phasefarm.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "runs.sqlite3"
+
+    def cli(*args: str) -> int:
+        with pytest.raises(SystemExit) as info:
+            main(list(args))
+        return int(info.value.code or 0)
+
+    common = ("--store", str(store), "--json")
+    code = cli(
+        "website",
+        "a bakery",
+        "--out",
+        "site",
+        "--time-scale",
+        "0",
+        "--max-tokens",
+        "3000",
+        "--run-id",
+        "b1",
+        *common,
+    )
+    assert code == 1
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert first["status"] == "cancelled"
+    assert "budget" in first["stop_reason"]
+    assert first["tokens"] >= 3000
+
+    before = snapshot(tmp_path)
+    assert cli("resume", "b1", *common) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("phasefarm: error: run b1 already spent ")
+    assert "--max-tokens" in err and err.count("\n") == 1
+    assert snapshot(tmp_path) == before
+
+    snap = _snapshot(store, "b1")
+    assert snap is not None and snap.succeeded
+    assert cli("resume", "b1", "--max-tokens", "1000000", *common) == 0
+    final = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert final["status"] == "succeeded"
+    reruns, calls = _count_reruns(store, "b1", [snap])
+    assert (reruns, calls) == ([], 0)
+    assert (tmp_path / "site" / "index.html").is_file()

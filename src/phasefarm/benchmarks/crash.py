@@ -72,6 +72,7 @@ class CrashReport:
     baseline_wall_s: float
     baseline_deterministic: bool
     trials: list[Trial]
+    source_changed: bool = False
 
     @property
     def kills(self) -> int:
@@ -97,6 +98,8 @@ class CrashReport:
     def ok(self) -> bool:
         return (
             self.baseline_deterministic
+            and not self.source_changed
+            and all(t.kills for t in self.trials)
             and self.identical == len(self.trials)
             and self.reruns == 0
             and self.calls_remade == 0
@@ -117,6 +120,7 @@ class CrashReport:
             "corrupt_stores": self.corrupt,
             "baseline_files": self.baseline_files,
             "baseline_deterministic": self.baseline_deterministic,
+            "source_changed": self.source_changed,
             "ok": self.ok,
             "per_trial": [
                 {
@@ -147,6 +151,18 @@ def available_jobs() -> list[str]:
 
     group: Any = typer.main.get_command(app)
     return [name for name in ("website", "demo") if name in group.commands]
+
+
+def source_fingerprint() -> str:
+    """sha256 over phasefarm's own files: a bench whose code changes half-way means nothing."""
+    import phasefarm
+
+    root = Path(phasefarm.__file__).parent
+    digest = hashlib.sha256()
+    for path, sha in sorted(tree_hashes(root).items()):
+        if "__pycache__" not in path:
+            digest.update(f"{path}\0{sha}\n".encode())
+    return digest.hexdigest()
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:
@@ -340,6 +356,7 @@ def _trial(
     started = time.perf_counter()
     snapshots: list[_Snapshot] = []
     resuming = False
+    latest = window[1]
     code: int | None = None
     text = ""
     while trial.executions < max_kills + 5:
@@ -350,13 +367,14 @@ def _trial(
         )
         # The first execution is always killed; later ones half the time, up to max_kills.
         kill = len(trial.kills) < max_kills and (not trial.kills or rng.random() < 0.5)
-        delay = rng.uniform(*window) if kill else None
+        delay = rng.uniform(window[0], min(window[1], latest)) if kill else None
         trial.executions += 1
         code, text = _run_until(cmd, root, delay)
-        if code is not None and delay is not None and not trial.kills and trial.missed < 5:
+        if code is not None and delay is not None and not trial.kills and trial.missed < 10:
             # It finished before the first kill: not a crash trial yet. Start over, clean.
             trial.missed += 1
             trial.executions = trial.restarts = 0
+            latest = max(window[0], delay * 0.8)  # it was too late: aim earlier
             _remove_run(out, store)
             continue
         if code is not None:
@@ -430,6 +448,7 @@ def run_trials(
     root = Path(tempfile.mkdtemp(prefix="phasefarm-crash-")) if workdir is None else workdir
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
+    fingerprint = source_fingerprint()
     try:
         expected, wall, elapsed, status = _baseline(job, brief, time_scale, root, "baseline")
         again = expected
@@ -463,6 +482,7 @@ def run_trials(
             baseline_wall_s=wall,
             baseline_deterministic=again == expected,
             trials=results,
+            source_changed=source_fingerprint() != fingerprint,
         )
     finally:
         if own:
@@ -502,12 +522,19 @@ def print_report(report: CrashReport) -> None:
             " ".join(str(d) for d in t.done_at_kill),
             str(t.executions) + (f" ({t.restarts} restart)" if t.restarts else ""),
             t.status if t.error is None else f"{t.status} [{t.error[:40]}]",
-            "yes" if t.identical else "NO: " + ", ".join(t.differences[:2]),
+            "yes" if t.identical else f"NO ({len(t.differences)} files)",
             str(len(t.reruns)) + (f" {','.join(t.reruns[:3])}" if t.reruns else ""),
             str(t.calls_remade),
             "ok" if not t.corrupt else "CORRUPT",
         )
     console.print(table)
+    for t in report.trials:
+        if t.differences:
+            console.print(f"trial {t.number}: " + ", ".join(t.differences[:6]), highlight=False)
+        if t.error:
+            console.print(f"trial {t.number}: {t.error}", highlight=False)
+    if report.source_changed:
+        console.print("phasefarm's source changed during the bench: run it again", style="red")
     done = [d for t in report.trials for d in t.done_at_kill]
     console.print(
         f"trials {len(report.trials)}, kills {report.kills} "
