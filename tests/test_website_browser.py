@@ -92,6 +92,11 @@ def test_every_page_in_chromium(site: Path, server: str) -> None:
             for name in pages:
                 page.goto(server + name, wait_until="load")
                 assert page.title(), name
+                # lazy images load when near the viewport: bring each one there, then wait
+                page.evaluate("Array.from(document.images).forEach(i => i.scrollIntoView())")
+                page.wait_for_function(
+                    "Array.from(document.images).every(i => i.complete)", timeout=10_000
+                )
                 broken = page.evaluate(
                     "Array.from(document.images)"
                     ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
@@ -136,6 +141,10 @@ def test_every_page_in_chromium(site: Path, server: str) -> None:
             assert styled != "16px" or (site / "assets/style.css").read_text().count("16px") > 0
             width = disk.evaluate("getComputedStyle(document.querySelector('.container')).maxWidth")
             assert width.endswith("px") and width != "none"
+            disk.evaluate("Array.from(document.images).forEach(i => i.scrollIntoView())")
+            disk.wait_for_function(
+                "Array.from(document.images).every(i => i.complete)", timeout=10_000
+            )
             assert disk.evaluate("Array.from(document.images).every(i => i.naturalWidth > 0)")
             disk.click("nav[aria-label=Main] a[href='index.html']")
             disk.wait_for_load_state("load")

@@ -41,3 +41,8 @@ def tree(folder: Path) -> dict[str, str]:
 
 def failures(result: RunResult) -> dict[str, str | None]:
     return {k: p.error for k, p in result.phases.items() if p.status != "succeeded"}
+
+
+def build_flow_and_services(meta: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    services = build_services(meta)
+    return build_flow(services["settings"]), services

@@ -189,13 +189,13 @@ def _style_system(req: OfflineRequest) -> dict[str, Any]:
     hue = rng.random()
     return {
         "palette": {
-            "primary": _hex(hue, 0.34, 0.55),
-            "secondary": _hex(hue + 0.08, 0.52, 0.45),
-            "accent": _hex(hue + 0.5, 0.55, 0.70),
-            "background": _hex(hue, 0.98, 0.30),
-            "surface": _hex(hue, 0.93, 0.35),
-            "text": _hex(hue, 0.13, 0.25),
-            "muted": _hex(hue, 0.40, 0.12),
+            "primary_color": _hex(hue, 0.34, 0.55),
+            "secondary_color": _hex(hue + 0.08, 0.52, 0.45),
+            "accent_color": _hex(hue + 0.5, 0.55, 0.70),
+            "background_color": _hex(hue, 0.98, 0.30),
+            "surface_color": _hex(hue, 0.93, 0.35),
+            "text_color": _hex(hue, 0.13, 0.25),
+            "muted_color": _hex(hue, 0.40, 0.12),
         },
         "heading_font": rng.choice(["serif", "geometric", "slab", "humanist"]),
         "body_font": rng.choice(["system", "humanist"]),

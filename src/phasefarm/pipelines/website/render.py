@@ -134,7 +134,7 @@ def render_site(parts: SiteParts) -> dict[str, bytes]:
         "footer_note": parts.site_chrome.footer_note,
         "header": parts.layout.header,
         "nav_style": parts.layout.nav_style,
-        "theme_color": parts.style_system.palette.primary,
+        "theme_color": parts.style_system.palette.primary_color,
     }
     files: dict[str, bytes] = {}
     template = _ENV.get_template("page.html")
@@ -224,8 +224,8 @@ def render_site(parts: SiteParts) -> dict[str, bytes]:
     files["favicon.svg"] = (
         _ENV.get_template("favicon.svg")
         .render(
-            primary=style.palette.primary,
-            accent=style.palette.accent,
+            primary=style.palette.primary_color,
+            accent=style.palette.accent_color,
             radius=min(style.radius_px, 24),
         )
         .encode("utf-8")

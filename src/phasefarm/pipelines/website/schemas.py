@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -91,6 +92,21 @@ def _nonempty(value: str) -> str:
     return value
 
 
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+def _site_url(value: str) -> str:
+    """The site's origin as `https://host`: a path, query or trailing slash is dropped; a
+    scheme other than http(s), credentials, a port or a malformed host is refused."""
+    parts = urlsplit(value.strip())
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not _HOST.match(host):
+        raise ValueError(f"site_url must be an https URL of a domain, got {value!r}")
+    if parts.username or parts.password or parts.port:
+        raise ValueError(f"site_url must not carry credentials or a port, got {value!r}")
+    return f"https://{host}"
+
+
 def _hex(value: str) -> str:
     return value.lower()
 
@@ -141,9 +157,11 @@ class SectionPlan(_Model):
 
     @model_validator(mode="after")
     def _unique(self) -> SectionPlan:
-        kinds = [s.kind for s in self.sections]
-        if len(set(kinds)) != len(kinds):
-            raise ValueError(f"section kinds must be unique, got {kinds}")
+        # A kind listed twice keeps its first purpose: one purpose per kind is what we use.
+        first: dict[str, SectionSpec] = {}
+        for section in self.sections:
+            first.setdefault(section.kind, section)
+        object.__setattr__(self, "sections", list(first.values()))
         return self
 
     def purpose_of(self, kind: str) -> str:
@@ -173,16 +191,16 @@ class Layout(_Model):
 
 
 class Palette(_Model):
-    primary: HexColor
-    secondary: HexColor
-    accent: HexColor
-    background: HexColor
-    surface: HexColor
-    text: HexColor
-    muted: HexColor
+    primary_color: HexColor
+    secondary_color: HexColor
+    accent_color: HexColor
+    background_color: HexColor
+    surface_color: HexColor
+    text_color: HexColor
+    muted_color: HexColor
 
     def codes(self) -> list[str]:
-        return [self.primary, self.secondary, self.accent, self.surface]
+        return [self.primary_color, self.secondary_color, self.accent_color, self.surface_color]
 
 
 FontChoice = Literal["system", "humanist", "geometric", "serif", "slab", "mono"]
@@ -281,9 +299,7 @@ class PageFocus(_Model):
 
 class SeoStrategy(_Model):
     site_name: Short
-    site_url: Annotated[
-        str, Field(pattern=r"^https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9-]+)+$")
-    ]
+    site_url: Annotated[str, AfterValidator(_site_url)]  # the canonical origin, https://host
     primary_keywords: list[Short] = Field(min_length=1, max_length=12)
     pages: list[PageFocus] = Field(max_length=MAX_PAGES)
 
