@@ -50,6 +50,18 @@ _EXTRA_PAGES = (
     ("resources", "Resources", "faq"), ("sustainability", "Sustainability", "stats"),
     ("locations", "Locations", "contact"),
 )  # fmt: skip
+_PURPOSES = {
+    "about": "The story, the values and the people behind {brand}",
+    "services": "Everything {brand} offers, and how to order or book it",
+    "gallery": "A look at the work, the place and the details at {brand}",
+    "team": "The people who make {brand} what it is",
+    "faq": "Straight answers to what people ask {brand} before they come",
+    "pricing": "What things cost at {brand}, with nothing hidden",
+    "testimonials": "What customers say about {brand}",
+    "process": "How {brand} works, step by step",
+    "journal": "News, notes and seasonal stories from {brand}",
+    "events": "Workshops, tastings and dates to remember at {brand}",
+}
 _MOODS = ("warm", "calm", "bold", "honest", "crafted", "bright", "quiet", "confident", "fresh")
 _ITEM_KINDS = {"features", "services", "testimonials", "faq", "stats", "team", "gallery"}
 
@@ -226,7 +238,7 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
             "slug": "index",
             "title": brand,
             "nav_label": "Home",
-            "purpose": f"Introduce {brand} and lead to the next step",
+            "purpose": f"What {brand} makes, why people come back, and how to visit",
             "sections": pick("hero", "features", "testimonials", "services", "cta"),
         }
     ]
@@ -239,7 +251,9 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
                     "slug": slug,
                     "title": title,
                     "nav_label": title,
-                    "purpose": f"{title} at {brand}",
+                    "purpose": _PURPOSES.get(slug, "{title} at {brand}").format(
+                        title=title, brand=brand
+                    ),
                     "sections": pick("hero", kind, "cta"),
                 }
             )
@@ -248,7 +262,7 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
                 "slug": "contact",
                 "title": "Contact",
                 "nav_label": "Contact",
-                "purpose": f"Make it easy to reach {brand}",
+                "purpose": f"Opening hours, address and the quickest way to reach {brand}",
                 "sections": pick("hero", "contact", "faq"),
             }
         )
@@ -296,7 +310,9 @@ def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
         "pages": [
             {
                 "page": p["slug"],
-                "focus_keyword": f"{p['nav_label'].lower()} {f.trade}{place}".strip(),
+                "focus_keyword": f"{f.trade}{place}"
+                if p["slug"] == "index"
+                else f"{f.trade} {p['nav_label'].lower()}{place}",
                 "intent": f"People looking for {p['purpose'][:1].lower()}{p['purpose'][1:]}",
             }
             for p in inputs["page_plan"]["pages"]
@@ -309,6 +325,7 @@ def _copywriting(req: OfflineRequest) -> dict[str, Any]:
     f = _facts(inputs)
     strategy = inputs["design_strategy"]
     where = f" in {f.place}" if f.place else ""
+    place_words = set((f.place or "").lower().split()) | set(f.brand.lower().split())
     return {
         "voice": f"{strategy['tone']}; short sentences, concrete nouns, no jargon",
         "tagline": req.rng.choice(
@@ -317,7 +334,7 @@ def _copywriting(req: OfflineRequest) -> dict[str, Any]:
         "headline": f"{f.brand}: {_lower_first(strategy['positioning'])}",
         "key_messages": list(strategy["goals"])[:3],
         "cta_label": strategy["primary_action"],
-        "vocabulary": list(f.keywords[:6]) or [f.trade],
+        "vocabulary": [k for k in f.keywords if k not in place_words][:6] or [f.trade],
     }
 
 
@@ -329,6 +346,45 @@ _ITEM_TITLES = {
     "stats": ["Years open", "Happy customers", "Local suppliers", "Five-star reviews"],
     "team": ["Founder", "Head of craft", "Front of house", "Apprentice"],
     "gallery": ["The space", "The work", "The details", "The people"],
+}
+
+
+_ITEM_TEXTS: dict[str, tuple[str, ...]] = {
+    "features": (
+        "{Word}, made here every morning by people who care how it turns out.",
+        "Fair prices for honest {word}: no shortcuts, no surprises.",
+        "Small batches of {word}, so what you get is always fresh.",
+    ),
+    "services": (
+        "Tell us what you need and we plan the {word} with you, start to finish.",
+        "Order ahead and collect when it suits you; we keep your {word} ready.",
+        "Hands-on sessions where you learn the {word} the way we do it.",
+    ),
+    "testimonials": (
+        "“The {word} at {brand} is the reason we keep coming back.”",
+        "“Friendly, careful, and the best {trade} we have found in years.”",
+        "“We came for the {word} and stayed for the people.”",
+    ),
+    "faq": (
+        "Yes. Ask us about {word} and we will plan it with you.",
+        "Most days, yes; for larger orders give us two days' notice.",
+        "Write to us or call: we answer within a working day.",
+    ),
+    "stats": (
+        "{number} and counting, all {word}.",
+        "{number} regulars who know us by name.",
+        "{number} local suppliers we buy from directly.",
+    ),
+    "team": (
+        "Started {brand} with one idea: do the {word} properly.",
+        "Looks after every detail of the {word}, every day.",
+        "The first face you see, and the one who remembers your order.",
+    ),
+    "gallery": (
+        "The {word}, up close.",
+        "Where the work happens, early in the morning.",
+        "Small details that make {brand} what it is.",
+    ),
 }
 
 
@@ -346,11 +402,13 @@ def _section_copy(req: OfflineRequest) -> dict[str, Any]:
         titles = _ITEM_TITLES[kind]
         for n, title in enumerate(rng.sample(titles, min(3, len(titles)))):
             word = words[n % len(words)]
-            text = {
-                "testimonials": f"“The {word} at {f.brand} is the reason we keep coming back.”",
-                "faq": f"Yes. Ask us about {word} and we will plan it with you.",
-                "stats": f"{rng.randint(3, 40) * (10 if n else 1)} and counting, all {word}.",
-            }.get(kind, f"{_sentence_case(word)} handled with care, from start to finish.")
+            text = rng.choice(_ITEM_TEXTS[kind]).format(
+                word=word,
+                Word=_sentence_case(word),
+                brand=f.brand,
+                trade=f.trade,
+                number=rng.randint(3, 40) * (10 if n else 1),
+            )
             items.append({"title": title, "text": text})
     heading = {
         "hero": copy["headline"] if page["slug"] == "index" else page["title"],
@@ -377,7 +435,9 @@ def _page_seo(req: OfflineRequest) -> dict[str, Any]:
     focus = next((p for p in seo["pages"] if p["page"] == page["slug"]), None)
     keyword = focus["focus_keyword"] if focus else seo["primary_keywords"][0]
     title = seo["site_name"] if page["slug"] == "index" else f"{page['title']} | {seo['site_name']}"
-    description = f"{page['purpose']}. {_sentence_case(keyword)} from {seo['site_name']}."
+    f = _facts(inputs)
+    where = f" in {f.place}" if f.place else ""
+    description = f"{page['purpose']}. {seo['site_name']}, {f.trade}{where}."
     return {
         "page": page["slug"],
         "title": title,
