@@ -2,7 +2,9 @@
 
 Each trial starts `python -m phasefarm JOB BRIEF --out DIR --store sqlite:///... --run-id ID` in
 a subprocess, kills it with SIGKILL at a random moment, then runs `phasefarm resume ID`, which
-may itself be killed again, until a resume runs to its end. It reports:
+may itself be killed again, until a resume runs to its end. Most kills land while the run
+executes (uniform over an uninterrupted run's length, counted from the moment the process holds
+the run in the store); some (`sX.XX` in the table) land during start-up. It reports:
 
 - identical: every file of the output folder is byte-identical to an uninterrupted run's
   (same relative paths, same sha256), and the final status is the same;
@@ -44,7 +46,7 @@ BRIEF = "a family bakery in Lyon with a weekly bread subscription"
 @dataclass
 class Trial:
     number: int
-    kills: list[float] = field(default_factory=list)  # seconds after the start of each killed run
+    kills: list[_Kill] = field(default_factory=list)
     done_at_kill: list[int] = field(default_factory=list)  # phases recorded succeeded then
     restarts: int = 0
     missed: int = 0  # first kills that came after the run had already finished (started over)
@@ -125,7 +127,7 @@ class CrashReport:
             "per_trial": [
                 {
                     "trial": t.number,
-                    "kills_s": [round(k, 3) for k in t.kills],
+                    "kills": [k.label() for k in t.kills],
                     "done_at_kill": t.done_at_kill,
                     "restarts": t.restarts,
                     "missed": t.missed,
@@ -312,16 +314,59 @@ def _run_to_end(cmd: list[str], cwd: Path) -> tuple[int, str, float]:
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - started
 
 
-def _run_until(cmd: list[str], cwd: Path, kill_after: float | None) -> tuple[int | None, str]:
-    """Run `cmd`; SIGKILL it after `kill_after` seconds if still running. (exit code or None)"""
+def _executing(store: Path, run_id: str, pid: int) -> bool:
+    """True once process `pid` holds the run: it has opened the store and started executing."""
+    if not store.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute("SELECT lock FROM runs WHERE id = ?", (run_id,)).fetchone()
+    except sqlite3.Error:
+        return False  # not created yet, or mid-migration
+    finally:
+        conn.close()
+    if row is None or not row[0]:
+        return False
+    try:
+        return bool(json.loads(row[0]).get("pid") == pid)
+    except (ValueError, AttributeError):
+        return False
+
+
+@dataclass(frozen=True)
+class _Kill:
+    """When to kill: `delay` s after the process starts executing the run (`during_run`), or
+    after it was spawned (start-up: interpreter, imports, opening the store)."""
+
+    during_run: bool
+    delay: float
+
+    def label(self) -> str:
+        return f"{self.delay:.2f}" if self.during_run else f"s{self.delay:.2f}"
+
+
+def _run_until(
+    cmd: list[str], cwd: Path, kill: _Kill | None, store: Path, run_id: str
+) -> tuple[int | None, str]:
+    """Run `cmd`; SIGKILL it as `kill` says if it is still running. (exit code or None)"""
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
         try:
-            proc.wait(timeout=kill_after)
+            if kill is None:
+                proc.wait(timeout=600)
+            else:
+                if kill.during_run:
+                    while proc.poll() is None and not _executing(store, run_id, proc.pid):
+                        time.sleep(0.005)
+                proc.wait(timeout=kill.delay)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return None, ""
+        proc.wait()
         log.seek(0)
         return proc.returncode, log.read()
 
@@ -347,8 +392,10 @@ def _trial(
     rng: random.Random,
     expected: dict[str, str],
     expected_status: str,
-    window: tuple[float, float],
+    startup: float,
+    run_time: float,
     max_kills: int,
+    startup_share: float,
 ) -> Trial:
     trial = Trial(number)
     run_id = f"crash-{number}"
@@ -356,7 +403,7 @@ def _trial(
     started = time.perf_counter()
     snapshots: list[_Snapshot] = []
     resuming = False
-    latest = window[1]
+    latest = run_time
     code: int | None = None
     text = ""
     while trial.executions < max_kills + 5:
@@ -366,15 +413,20 @@ def _trial(
             else _command(job, brief, out, store, run_id, scale)
         )
         # The first execution is always killed; later ones half the time, up to max_kills.
-        kill = len(trial.kills) < max_kills and (not trial.kills or rng.random() < 0.5)
-        delay = rng.uniform(window[0], min(window[1], latest)) if kill else None
+        # Most kills land while the run executes, some during start-up.
+        plan: _Kill | None = None
+        if len(trial.kills) < max_kills and (not trial.kills or rng.random() < 0.5):
+            if rng.random() < startup_share:
+                plan = _Kill(False, rng.uniform(0.0, startup))
+            else:
+                plan = _Kill(True, rng.uniform(0.0, latest))
         trial.executions += 1
-        code, text = _run_until(cmd, root, delay)
-        if code is not None and delay is not None and not trial.kills and trial.missed < 10:
+        code, text = _run_until(cmd, root, plan, store, run_id)
+        if code is not None and plan is not None and not trial.kills and trial.missed < 10:
             # It finished before the first kill: not a crash trial yet. Start over, clean.
             trial.missed += 1
             trial.executions = trial.restarts = 0
-            latest = max(window[0], delay * 0.8)  # it was too late: aim earlier
+            latest = max(0.01, plan.delay * 0.8)  # it was too late: aim earlier
             _remove_run(out, store)
             continue
         if code is not None:
@@ -383,8 +435,8 @@ def _trial(
                 resuming = False
                 continue
             break
-        assert delay is not None
-        trial.kills.append(delay)
+        assert plan is not None
+        trial.kills.append(plan)
         trial.integrity.append(integrity(store))
         snap = _snapshot(store, run_id)
         trial.done_at_kill.append(0 if snap is None else len(snap.succeeded))
@@ -437,6 +489,7 @@ def run_trials(
     workdir: Path | None = None,
     progress: Any = None,
     check_determinism: bool = True,
+    startup_share: float = 0.15,
 ) -> CrashReport:
     """Run `trials` crash trials of `job` (default: website if the CLI has it, else demo)."""
     jobs = available_jobs()
@@ -454,9 +507,7 @@ def run_trials(
         again = expected
         if check_determinism:  # two clean runs must agree, or "identical" would mean nothing
             again, _, _, _ = _baseline(job, brief, time_scale, root, "baseline2")
-        # Kill anywhere from half-way through start-up to the end of an uninterrupted run.
-        startup = max(0.0, wall - elapsed)
-        window = (startup * 0.5, wall)
+        startup = max(0.05, wall - elapsed)
         results = []
         for number in range(1, trials + 1):
             result = _trial(
@@ -468,8 +519,10 @@ def run_trials(
                 rng=rng,
                 expected=expected,
                 expected_status=status,
-                window=window,
+                startup=startup,
+                run_time=max(0.05, elapsed * 1.1),
                 max_kills=max_kills,
+                startup_share=startup_share,
             )
             results.append(result)
             if progress is not None:
@@ -518,7 +571,7 @@ def print_report(report: CrashReport) -> None:
     for t in report.trials:
         table.add_row(
             str(t.number),
-            " ".join(f"{k:.2f}" for k in t.kills),
+            " ".join(k.label() for k in t.kills),
             " ".join(str(d) for d in t.done_at_kill),
             str(t.executions) + (f" ({t.restarts} restart)" if t.restarts else ""),
             t.status if t.error is None else f"{t.status} [{t.error[:40]}]",
