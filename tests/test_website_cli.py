@@ -65,6 +65,17 @@ def test_bad_options_are_one_line_and_exit_2(
     assert stderr.strip().count("\n") == 0 and message in stderr, stderr
     assert stderr.startswith("phasefarm: error: ")
     assert not (tmp_path / "s.db").exists()
+    assert not out.exists()
+
+
+def test_a_refused_run_leaves_no_folder_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "new" / "site"
+    code, _, stderr = run_cli([*website(out, tmp_path / "s.db"), "--provider", "openai"], capsys)
+    assert code == 2 and "OPENAI_API_KEY" in stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_non_empty_out_is_refused_unless_forced(

@@ -21,8 +21,8 @@ __all__ = ["check_out", "print_plan", "website_meta"]
 
 
 def check_out(out: Path, *, force: bool) -> Path:
-    """The output folder, created if needed; refused if it is not empty (unless `force`) or
-    cannot be written. Returns the absolute path."""
+    """The output folder as an absolute path; refused if it is not a folder, is not empty
+    (unless `force`) or cannot be written. Nothing is left on disk by the check."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if out.is_dir():
@@ -34,15 +34,26 @@ def check_out(out: Path, *, force: bool) -> Path:
             raise UsageError(
                 f"--out {out} exists and is not empty: choose an empty folder or pass --force"
             )
+    # Folders made for the probe are removed again: bad input later (or a run that never
+    # starts) leaves nothing behind; the run creates --out when it writes the site.
+    absolute = out.absolute()
+    made = [p for p in (absolute, *absolute.parents) if not p.exists()]
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".phasefarm-probe-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out} is not writable")
-    return out.resolve()
+        try:
+            absolute.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=absolute, prefix=".phasefarm-probe-"):
+                pass
+        except OSError as exc:
+            raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+        if not os.access(absolute, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {out} is not writable")
+        return absolute.resolve()
+    finally:
+        for folder in made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def website_meta(
