@@ -13,6 +13,7 @@ replaced by its id, and the vendor exception is not chained (its text may hold t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import email.utils
@@ -163,20 +164,37 @@ class OpenAIProvider:
             image_model or os.environ.get("OPENAI_IMAGE_MODEL") or DEFAULT_IMAGE_MODEL
         )
         self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self._clients = {
+        self._timeout = timeout
+        self._clients = self._make_clients()
+        self._clients_loop: asyncio.AbstractEventLoop | None = None
+        self.json_schema_supported: bool = True
+
+    def _make_clients(self) -> dict[str, openai.AsyncOpenAI]:
+        clients = {
             key_id: openai.AsyncOpenAI(
                 api_key=self._pool.secret(key_id),
                 base_url=self._base_url,
                 max_retries=0,
-                timeout=timeout,
+                timeout=self._timeout,
             )
             for key_id in self._pool.ids
         }
-        self.json_schema_supported: bool = True
         # The SDK imports its resources lazily, on the first call: do it now, so the first
         # burst of calls is not held up (and bunched together on arrival) by imports.
-        for client in self._clients.values():
+        for client in clients.values():
             _ = client.chat.completions, client.images
+        return clients
+
+    def _client(self, key_id: str) -> openai.AsyncOpenAI:
+        """The key's client for the running loop: connection pools belong to one event loop,
+        so a provider reused by a later run (a new loop) gets fresh clients."""
+        loop = asyncio.get_running_loop()
+        if self._clients_loop is None:
+            self._clients_loop = loop
+        elif self._clients_loop is not loop:
+            self._clients = self._make_clients()
+            self._clients_loop = loop
+        return self._clients[key_id]
 
     def __repr__(self) -> str:
         return (
@@ -236,7 +254,7 @@ class OpenAIProvider:
         task: str,
         key_id: str,
     ) -> ChatResult:
-        client = self._clients[key_id]
+        client = self._client(key_id)
         sent: list[Message] = [dict(m) for m in messages]
         kwargs: dict[str, Any] = {"model": self._model}
         if schema is not None and self.json_schema_supported:
@@ -290,7 +308,7 @@ class OpenAIProvider:
         )
 
     async def image(self, prompt: str, *, size: str, task: str, key_id: str) -> ImageResult:
-        client = self._clients[key_id]
+        client = self._client(key_id)
         kwargs: dict[str, Any] = {
             "model": self._image_model,
             "prompt": prompt,

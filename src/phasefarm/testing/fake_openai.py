@@ -66,6 +66,8 @@ class RecordedRequest:
     retry_after: float | None = None  # seconds, on 429
     reason: str = ""  # "rpm" | "tpm" | "scripted" | "error_rate" | "malformed" | "auth" ...
     finished: float = 0.0  # time.monotonic() when the response was sent
+    messages: int = 0  # chat messages in the request
+    last_message: str = ""  # the last message's text, first 2,000 characters
 
 
 @dataclass
@@ -304,7 +306,14 @@ class FakeOpenAI:
         self._state.log.append(entry)
 
     def _gate(
-        self, request: Request, path: str, model: str, fmt: str, tokens: tuple[int, int], now: float
+        self,
+        request: Request,
+        path: str,
+        model: str,
+        fmt: str,
+        tokens: tuple[int, int],
+        now: float,
+        messages: int = 0,
     ) -> tuple[str, JSONResponse | None]:
         """Auth, scripted failures, rate limits and the 5xx rate, in that order (holds the lock)."""
         key_id = self._key_id(request)
@@ -318,6 +327,7 @@ class FakeOpenAI:
             response_format=fmt,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            messages=messages,
         )
         if key_id is None:
             supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -391,7 +401,7 @@ class FakeOpenAI:
         completion_tokens = estimate_tokens(content)
         with self._state.lock:
             key_id, refusal = self._gate(
-                request, "chat", model, fmt, (prompt_tokens, completion_tokens), now
+                request, "chat", model, fmt, (prompt_tokens, completion_tokens), now, len(messages)
             )
             if refusal is not None:
                 return refusal
@@ -421,6 +431,8 @@ class FakeOpenAI:
                     completion_tokens=completion_tokens,
                     reason="malformed" if malformed else "",
                     finished=finished,
+                    messages=len(messages),
+                    last_message=_last_text(messages),
                 )
             )
             headers = {"x-request-id": f"req_{number}", **self._limit_headers(key_id, finished)}
@@ -518,6 +530,10 @@ class FakeOpenAI:
                 "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}],
             }
         )
+
+
+def _last_text(messages: list[dict[str, Any]]) -> str:
+    return str(messages[-1].get("content", ""))[:2000] if messages else ""
 
 
 def _replace(entry: RecordedRequest, **changes: Any) -> RecordedRequest:

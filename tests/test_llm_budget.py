@@ -1,0 +1,152 @@
+"""Budget caps, usage accounting per phase and run, usage events, prices, the response cache."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from phasefarm.errors import BudgetExceeded, RunStopped
+from phasefarm.llm import Price, PriceTable, build_llm
+from phasefarm.llm.budget import Budget
+from phasefarm.scope import Scope, phase_scope
+
+
+class Out(BaseModel):
+    title: str
+    body: str
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def msgs(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def test_token_cap_stops_new_calls_with_a_clear_message(fake_openai) -> None:
+    server = fake_openai(keys=["sk-budget-0000000001"])
+    llm = build_llm(
+        "openai",
+        api_keys=["sk-budget-0000000001"],
+        base_url=server.url,
+        model="fake-model",
+        max_tokens=100,
+    )
+    while llm.usage.tokens < 100:
+        run(llm.text(msgs(f"more {llm.usage.calls}"), task="t"))
+    sent = len(server.requests)
+    with pytest.raises(BudgetExceeded) as info:
+        run(llm.text(msgs("one too many"), task="t"))
+    assert str(info.value) == f"budget reached: {llm.usage.tokens:,} tokens of max 100"
+    assert isinstance(info.value, RunStopped) and not info.value.retryable
+    assert len(server.requests) == sent  # no request went out
+
+
+def test_running_calls_finish_when_the_cap_is_reached() -> None:
+    llm = build_llm("offline", time_scale=0.01, max_tokens=50)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            *(llm.text(msgs(f"call {i}"), task="copy") for i in range(5)), return_exceptions=True
+        )
+
+    results = run(main())
+    # All five started before any finished (so before the cap was reached): all completed.
+    assert all(isinstance(r, str) for r in results)
+    assert llm.usage.calls == 5 and llm.usage.tokens > 50
+    with pytest.raises(BudgetExceeded, match="budget reached"):
+        run(llm.text(msgs("next"), task="copy"))
+
+
+def test_cost_cap_uses_the_price_table() -> None:
+    prices = {"offline": Price(input_per_mtok=1_000_000, output_per_mtok=0)}  # $1 per token
+    llm = build_llm("offline", time_scale=0, max_cost=5.0, prices=prices)
+    run(llm.text(msgs("x"), task="t"))
+    assert llm.usage.cost == pytest.approx(llm.usage.prompt_tokens * 1.0)
+    with pytest.raises(BudgetExceeded, match=r"budget reached: \$\d+\.\d{4} of max \$5\.0000"):
+        run(llm.text(msgs("y"), task="t"))
+
+
+def test_price_table_matches_dated_model_names_and_overrides() -> None:
+    table = PriceTable({"my-model": Price(1, 2)})
+    assert table.get("gpt-4o-mini-2024-07-18") == table.get("gpt-4o-mini")
+    assert table.get("gpt-4o-2024-08-06") == table.get("gpt-4o")
+    assert table.get("my-model") == Price(1, 2)
+    assert table.get("unknown-model") is None
+
+
+def test_usage_events_and_per_phase_totals() -> None:
+    events: list[tuple[str, str, dict]] = []
+    llm = build_llm("offline", time_scale=0)
+
+    async def phase(name: str, calls: int) -> None:
+        sink = lambda kind, data, name=name: events.append((name, kind, data))  # noqa: E731
+        with phase_scope(Scope("run-1", name, sink)):
+            for i in range(calls):
+                await llm.structured(msgs(f"{name} {i}"), Out, task="section")
+            await llm.image(f"{name} #ff0000", size="16x16")
+
+    async def main() -> None:
+        await asyncio.gather(phase("layout", 2), phase("images[0]", 0))
+
+    run(main())
+    usage = [(name, data) for name, kind, data in events if kind == "usage"]
+    assert [name for name, _ in usage].count("layout") == 3
+    assert [name for name, _ in usage].count("images[0]") == 1
+    for _, data in usage:
+        assert {"tokens", "cost", "prompt_tokens", "completion_tokens"} <= data.keys()
+        assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in data.values())
+        assert data["tokens"] == data["prompt_tokens"] + data["completion_tokens"]
+    by_phase = llm.usage_by_phase
+    layout_tokens = sum(d["tokens"] for n, d in usage if n == "layout")
+    assert by_phase["layout"].tokens == layout_tokens
+    assert by_phase["images[0]"].images == 1
+    assert llm.usage.tokens == sum(d["tokens"] for _, d in usage)
+    assert llm.usage.cost == pytest.approx(sum(d["cost"] for _, d in usage))
+
+
+def test_cache_serves_repeats_without_calling_the_server(fake_openai, tmp_path: Path) -> None:
+    server = fake_openai(keys=["sk-cache-0000000001"])
+
+    def make():  # type: ignore[no-untyped-def]
+        return build_llm(
+            "openai",
+            api_keys=["sk-cache-0000000001"],
+            base_url=server.url,
+            model="fake-model",
+            cache_dir=str(tmp_path),
+        )
+
+    llm = make()
+    first = run(llm.structured(msgs("hello"), Out, task="s"))
+    text = run(llm.text(msgs("hello"), task="s"))
+    png = run(llm.image("pic #00ff00", size="16x16"))
+    assert len(server.requests) == 3
+    again = make()  # a new run with the same cache directory
+    assert run(again.structured(msgs("hello"), Out, task="s")) == first
+    assert run(again.text(msgs("hello"), task="s")) == text
+    assert run(again.image("pic #00ff00", size="16x16")) == png
+    assert len(server.requests) == 3
+    assert again.usage.cached == 3 and again.usage.tokens == 0
+    # Different messages, task or schema: a miss.
+    run(again.structured(msgs("hello!"), Out, task="s"))
+    run(again.structured(msgs("hello"), Out, task="other"))
+
+    class Other(BaseModel):
+        title: str
+
+    run(again.structured(msgs("hello"), Other, task="s"))
+    assert len(server.requests) == 6
+
+
+def test_budget_rejects_nonsense_caps() -> None:
+    from phasefarm.errors import UsageError
+
+    with pytest.raises(UsageError):
+        Budget(max_tokens=0)
+    with pytest.raises(UsageError):
+        Budget(max_cost=-1)

@@ -1,0 +1,257 @@
+"""The shared limiter's logic, on a hand-driven clock: buckets, key choice, 429 blocks, AIMD."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from phasefarm.errors import UsageError
+from phasefarm.llm import RateLimiter, parse_retry_after
+from phasefarm.llm.limiter import TokenBucket
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+async def not_granted(limiter: RateLimiter, tokens: int = 0) -> bool:
+    """True when acquire does not return within a short real-time window."""
+    try:
+        lease = await asyncio.wait_for(limiter.acquire(tokens), 0.05)
+    except TimeoutError:
+        return True
+    await limiter.release(lease, used_tokens=0)
+    return False
+
+
+def test_token_bucket_refills_continuously_up_to_capacity() -> None:
+    bucket = TokenBucket(rate=10, capacity=5, now=0)
+    for _ in range(5):
+        assert bucket.can_take(1, 0)
+        bucket.take(1, 0)
+    assert not bucket.can_take(1, 0)
+    assert bucket.ready_at(1, 0) == pytest.approx(0.1)
+    assert bucket.can_take(1, 0.1)
+    assert bucket.can_take(5, 10) and bucket.level == 5  # capped
+    # Reconcile: reserved 3, used 1 -> 2 come back.
+    bucket.take(3, 10)
+    bucket.give_back(3 - 1, 10)
+    assert bucket.level == pytest.approx(4)
+    # A request bigger than the capacity passes when full, leaving debt.
+    big = TokenBucket(rate=1, capacity=10, now=0)
+    assert big.can_take(50, 0)
+    big.take(50, 0)
+    assert big.level == -40 and not big.can_take(1, 0)
+
+
+def test_picks_the_key_with_most_headroom_and_respects_rpm() -> None:
+    clock = Clock()
+    # rpm 600 -> 10/s per key; capacity = 10 * 0.99 - 1 = 8.9 requests.
+    limiter = RateLimiter(["key#1", "key#2"], rpm=600, clock=clock)
+
+    async def main() -> list[str]:
+        keys = []
+        for _ in range(16):
+            lease = await limiter.acquire()
+            keys.append(lease.key_id)
+            await limiter.release(lease, used_tokens=0)
+        # Both keys drained: the next call must wait for a refill.
+        assert await not_granted(limiter)
+        clock.now += 0.2  # 2 requests' worth on each key
+        lease = await limiter.acquire()
+        await limiter.release(lease)
+        return keys
+
+    keys = run(main())
+    assert keys.count("key#1") == 8 and keys.count("key#2") == 8
+    assert keys[:4] in (["key#1", "key#2"] * 2, ["key#2", "key#1"] * 2)  # alternates
+
+
+def test_rate_limited_key_is_blocked_until_retry_after_and_others_go_on() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1", "key#2"], adaptive=True, clock=clock)
+
+    async def main() -> None:
+        first = await limiter.acquire()
+        assert first.key_id == "key#1"
+        await limiter.release(first, rate_limited=True, retry_after=30)
+        for _ in range(3):
+            lease = await limiter.acquire()
+            assert lease.key_id == "key#2"
+            await limiter.release(lease)
+        state = limiter.key_state("key#1")
+        assert state.blocked_until == pytest.approx(130)
+        clock.now += 29.9
+        # Only key#2's window limits concurrency now; key#1 is still blocked.
+        leases = [await limiter.acquire() for _ in range(3)]
+        assert {lease.key_id for lease in leases} == {"key#2"}
+        clock.now += 0.2
+        nxt = await limiter.acquire()
+        assert nxt.key_id == "key#1"
+        for lease in [*leases, nxt]:
+            await limiter.release(lease)
+
+    run(main())
+    assert limiter.stats.rate_limited == 1
+
+
+def test_single_key_blocked_means_waiting() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], adaptive=True, clock=clock)
+
+    async def main() -> None:
+        lease = await limiter.acquire()
+        await limiter.release(lease, rate_limited=True, retry_after=5)
+        assert await not_granted(limiter)
+        clock.now += 5.01
+        lease = await asyncio.wait_for(limiter.acquire(), 1)
+        await limiter.release(lease)
+
+    run(main())
+
+
+def test_aimd_halves_once_per_episode_and_grows_on_success() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], initial_window=8, clock=clock)
+    assert limiter.adaptive  # no limits given
+
+    async def main() -> None:
+        leases = [await limiter.acquire() for _ in range(8)]
+        assert await not_granted(limiter)  # window of 8 is full
+        # Four calls in flight all meet 429: one halving, not four.
+        for lease in leases[:4]:
+            await limiter.release(lease, rate_limited=True, retry_after=1)
+        assert limiter.key_state("key#1").window == 4
+        for lease in leases[4:]:
+            await limiter.release(lease)  # successes grow the window additively
+        assert 4 < limiter.key_state("key#1").window < 5.5
+        # A later 429 (new episode, after the block expired) halves again.
+        clock.now += 2
+        lease = await limiter.acquire()
+        before = limiter.key_state("key#1").window
+        await limiter.release(lease, rate_limited=True, retry_after=1)
+        assert limiter.key_state("key#1").window == pytest.approx(max(1.0, before / 2))
+
+    run(main())
+
+
+def test_token_estimate_is_reconciled_with_usage() -> None:
+    clock = Clock()
+    # tpm 6000 -> 100 tokens/s; capacity 99 tokens (1 s burst at 99 %).
+    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)
+
+    async def main() -> None:
+        warm = await limiter.acquire(1)
+        await limiter.release(warm, used_tokens=1)
+        lease = await limiter.acquire(90)
+        assert await not_granted(limiter, 50)  # 90 reserved, ~9 left
+        await limiter.release(lease, used_tokens=20)  # only 20 used: 70 come back
+        lease = await asyncio.wait_for(limiter.acquire(50), 1)
+        await limiter.release(lease, used_tokens=50)
+
+    run(main())
+
+
+def test_cold_key_does_not_refill_before_its_first_answer() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=120, burst_s=1.0, clock=clock)  # capacity 1
+
+    async def main() -> None:
+        lease = await limiter.acquire()
+        clock.now += 10  # the first request is slow to arrive: no refill is assumed
+        assert await not_granted(limiter)
+        await limiter.release(lease)  # the answer came back: refilling starts now
+        assert await not_granted(limiter)
+        clock.now += 0.6
+        nxt = await asyncio.wait_for(limiter.acquire(), 1)
+        await limiter.release(nxt)
+
+    run(main())
+
+
+def test_waiting_is_reported_as_an_event(llm_events: list) -> None:
+    limiter = RateLimiter(["key#1"], adaptive=True)
+
+    async def main() -> None:
+        lease = await limiter.acquire()
+        await limiter.release(lease, rate_limited=True, retry_after=0.05)
+        lease = await limiter.acquire()
+        await limiter.release(lease)
+
+    run(main())
+    waits = [data for kind, data in llm_events if kind == "limiter.wait"]
+    assert len(waits) == 1
+    assert waits[0]["key"] == "key#1" and waits[0]["seconds"] > 0
+
+
+def test_waiters_are_served_in_arrival_order() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], adaptive=True, initial_window=1, clock=clock)
+    order: list[int] = []
+
+    async def waiter(i: int) -> None:
+        lease = await limiter.acquire()
+        order.append(i)
+        await limiter.release(lease)
+
+    async def main() -> None:
+        holder = await limiter.acquire()
+        tasks = []
+        for i in range(5):
+            tasks.append(asyncio.create_task(waiter(i)))
+            await asyncio.sleep(0)
+        await limiter.release(holder)
+        await asyncio.gather(*tasks)
+
+    run(main())
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_limiter_can_be_reused_by_a_later_event_loop() -> None:
+    limiter = RateLimiter(["key#1"], adaptive=True, initial_window=1)
+
+    async def contended() -> None:
+        holder = await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0.01)
+        await limiter.release(holder)
+        await limiter.release(await waiter)
+
+    run(contended())
+    run(contended())  # a new loop: no "bound to a different event loop"
+
+
+def test_parse_retry_after_headers() -> None:
+    assert parse_retry_after({"retry-after-ms": "250"}) == pytest.approx(0.25)
+    assert parse_retry_after({"Retry-After": "3"}) == 3
+    assert parse_retry_after({"retry-after": "1.5", "retry-after-ms": "400"}) == pytest.approx(0.4)
+    got = parse_retry_after(
+        {"x-ratelimit-reset-requests": "1m2.5s", "x-ratelimit-reset-tokens": "120ms"}
+    )
+    assert got == pytest.approx(62.5)
+    assert parse_retry_after({"x-ratelimit-reset-tokens": "120ms"}) == pytest.approx(0.12)
+    assert parse_retry_after({"content-type": "application/json"}) is None
+    in_future = parse_retry_after({"retry-after": "Wed, 21 Oct 2099 07:28:00 GMT"})
+    assert in_future is not None and in_future > 1e6
+
+
+def test_invalid_limits_are_usage_errors() -> None:
+    with pytest.raises(UsageError):
+        RateLimiter([])
+    with pytest.raises(UsageError):
+        RateLimiter(["key#1"], rpm=0)
+
+
+def test_repr_shows_key_ids_only() -> None:
+    assert repr(RateLimiter(["key#1", "key#2"], rpm=60)) == (
+        "RateLimiter(keys=['key#1', 'key#2'], rpm=60, tpm=None, adaptive=False)"
+    )
