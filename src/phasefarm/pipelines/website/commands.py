@@ -113,9 +113,11 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
     from rich.table import Table
 
     from phasefarm.pipelines.website.job import build_flow
+    from phasefarm.pipelines.website.reference import note_002_flow
 
     flow = build_flow(settings)
     plan = flow.plan()
+    note = note_002_flow(settings.images, settings.image_pool).plan()
     expects = {n: p.expect for n, p in flow.phases.items() if p.kind == "map"}
     if as_json:
         print(
@@ -130,6 +132,7 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
                     "critical_path_s": round(plan.critical_path_s, 3),
                     "durations": {k: round(v, 3) for k, v in plan.durations.items()},
                     "estimates": {k: round(v, 3) for k, v in plan.estimates.items()},
+                    "note_002_estimates": {k: round(v, 3) for k, v in note.estimates.items()},
                 }
             )
         )
@@ -158,12 +161,22 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
     for name in ("mode", "seed-s", "vs sequential", f"real s at --time-scale {time_scale}"):
         modes.add_column(name, justify="left" if name == "mode" else "right")
     sequential = plan.estimate("sequential")
-    for mode in ("sequential", "waves", "parallel"):
-        seconds = plan.estimate(mode)
+    rows = [
+        (f"note 002 as written: {mode}", note.estimate(mode))
+        for mode in ("sequential", "waves", "parallel")
+    ]
+    rows += [(mode, plan.estimate(mode)) for mode in ("sequential", "waves", "parallel")]
+    for label, seconds in rows:
         modes.add_row(
-            mode,
+            label,
             f"{seconds:.1f}",
             f"{sequential / seconds:.2f}x" if seconds else "-",
             f"{seconds * time_scale:.2f}",
         )
     console.print(modes)
+    console.print(
+        "note 002 as written: its steps (content as 3 calls, code generation as 1) on the same "
+        "profile and scheduler; the rows below are this job, which splits content per section "
+        "and code per page.",
+        highlight=False,
+    )
