@@ -23,7 +23,7 @@ def test_note_002_as_written_gives_185_69_58() -> None:
 def test_our_split_graph_is_faster_than_the_note_in_every_mode_but_sequential() -> None:
     ours = build_flow(WebsiteSettings()).plan()
     note = note_002_flow().plan()
-    assert ours.estimate("sequential") == note.estimate("sequential") == 185
+    assert round(ours.estimate("sequential"), 6) == note.estimate("sequential") == 185
     assert ours.estimate("waves") < note.estimate("waves")
     assert ours.estimate("parallel") < note.estimate("parallel")
     assert ours.estimate("parallel") <= 45

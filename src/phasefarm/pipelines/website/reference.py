@@ -51,8 +51,8 @@ def note_002_flow(images: int = 10, image_pool: int = 5) -> Flow:
         "seo_metadata": ["seo_strategy"],
         "page_content": ["copywriting", "page_plan"],
     }
-    for name, needs in content.items():
-        flow.phase(step, name=name, needs=needs, estimate=content_s, wave=5)
+    for name, content_needs in content.items():
+        flow.phase(step, name=name, needs=content_needs, estimate=content_s, wave=5)
     flow.phase(
         step,
         name="code_generation",
