@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from pg_support import new_database
 from phasefarm import BudgetExceeded, Flow, PhaseContext, StoreError
-from phasefarm.store import MemoryStore, RunStore, SQLiteStore, StoredPhase
+from phasefarm.store import MemoryStore, PostgresStore, RunStore, SQLiteStore, StoredPhase
 
 
 @dataclass
@@ -75,15 +76,22 @@ def chain_flow() -> Flow:
     return flow
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], RunStore]]:
-    """A function giving the store again: a fresh SQLiteStore on the same file each time (the
-    resume reads from disk, as after a crash), or the same MemoryStore."""
+    """A function giving the store again: a fresh SQLiteStore / PostgresStore connection each
+    time (the resume reads from disk, as after a crash), or the same MemoryStore."""
     opened: list[RunStore] = []
     memory = MemoryStore()
+    url = new_database() if request.param == "postgres" else ""
 
     def open_again() -> RunStore:
-        store: RunStore = SQLiteStore(tmp_path / "runs.db") if request.param == "sqlite" else memory
+        store: RunStore
+        if request.param == "sqlite":
+            store = SQLiteStore(tmp_path / "runs.db")
+        elif request.param == "postgres":
+            store = PostgresStore(url)
+        else:
+            store = memory
         opened.append(store)
         return store
 

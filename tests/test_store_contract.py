@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from pg_support import new_database
 from phasefarm.errors import StoreError, UsageError
 from phasefarm.store import (
     AddedPhase,
     MemoryStore,
+    PostgresStore,
     RunStore,
     SQLiteStore,
     StoredPhase,
@@ -25,9 +27,15 @@ class Page(BaseModel):
     hero: bytes
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
-    s: RunStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "r.db")
+    s: RunStore
+    if request.param == "memory":
+        s = MemoryStore()
+    elif request.param == "sqlite":
+        s = SQLiteStore(tmp_path / "r.db")
+    else:
+        s = PostgresStore(new_database())
     yield s
     s.close()
 
@@ -274,8 +282,10 @@ def test_open_store_memory_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgres://u@h/db", "postgres store not available yet"),
-        ("postgresql://u@h/db", "postgres store not available yet"),
+        (
+            "postgresql://u:secret@/db?host=/nonexistent",
+            "cannot open store postgresql://u:|the postgres store needs psycopg",
+        ),
         ("mysql://h/db", "unknown store URL scheme 'mysql'"),
         ("sqlite://host/x.db", "bad store URL"),
         ("sqlite:///", "no file path"),
@@ -283,5 +293,6 @@ def test_open_store_memory_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ],
 )
 def test_bad_store_urls(url: str, message: str):
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(StoreError, match=message) as info:
         open_store(url)
+    assert "secret" not in str(info.value)  # a password never reaches a message

@@ -1,6 +1,7 @@
 """Checkpoint stores: what a run has done, so a crash costs nothing that finished.
 
-`open_store(url)` gives a `RunStore`: `SQLiteStore` (default, one file) or `MemoryStore`.
+`open_store(url)` gives a `RunStore`: `SQLiteStore` (default, one file), `PostgresStore` or
+`MemoryStore`.
 `codec` turns outputs and inputs into JSON text and hashes phase inputs.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from phasefarm.store.base import AddedPhase, RunStore, RunSummary, StoredPhase, StoredRun
 from phasefarm.store.codec import decode, encode, input_hash
 from phasefarm.store.memory import MemoryStore
+from phasefarm.store.postgres import PostgresStore
 from phasefarm.store.sqlite import SQLiteStore
 from phasefarm.store.url import DEFAULT_STORE, open_store
 
@@ -16,6 +18,7 @@ __all__ = [
     "DEFAULT_STORE",
     "AddedPhase",
     "MemoryStore",
+    "PostgresStore",
     "RunStore",
     "RunSummary",
     "SQLiteStore",

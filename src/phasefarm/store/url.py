@@ -4,7 +4,7 @@
 - `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (SQLAlchemy's spelling: what follows
   `sqlite:///` is the path), or a bare path;
 - `memory:`: a fresh in-memory store (gone when the process ends);
-- `postgres://...`: not available yet.
+- `postgres://...` / `postgresql://...`: a Postgres database (needs `phasefarm[postgres]`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from phasefarm.errors import StoreError
 from phasefarm.store.base import RunStore
 from phasefarm.store.memory import MemoryStore
+from phasefarm.store.postgres import PostgresStore
 from phasefarm.store.sqlite import SQLiteStore
 
 __all__ = ["DEFAULT_STORE", "open_store", "store_path"]
@@ -48,7 +49,7 @@ def store_path(url: str | None) -> Path | None:
             raise StoreError(f"bad store URL {url!r}: no file path after sqlite:///")
         return Path(path).expanduser()
     if scheme in ("postgres", "postgresql"):
-        raise StoreError("postgres store not available yet: use sqlite:///path or a file path")
+        return None
     raise StoreError(
         f"unknown store URL scheme {scheme!r} in {url!r} (use sqlite:///path or memory:)"
     )
@@ -61,6 +62,9 @@ def open_store(url: str | None = None, *, create: bool = True) -> RunStore:
     ("no store at PATH") instead of a new empty store left behind.
     """
     path = store_path(url)
-    if path is None:
+    if path is not None:
+        return SQLiteStore(path, create=create)
+    assert url is not None
+    if url.strip().startswith("memory:"):
         return MemoryStore()
-    return SQLiteStore(path, create=create)
+    return PostgresStore(url.strip(), create=create)

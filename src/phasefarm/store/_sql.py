@@ -1,0 +1,364 @@
+"""The RunStore protocol over SQL, shared by `SQLiteStore` and `PostgresStore`.
+
+Subclasses supply the connection handling (`_transaction`, `_reading`), the placeholder style
+(`_q`) and a few dialect fragments; every query, every check (unknown run, increasing event
+seq, the executor lock) and every encoding is written once, here. SQL is written with `?`
+placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from phasefarm.errors import StoreError
+from phasefarm.store import codec
+from phasefarm.store._lock import Holder, check_can_acquire, this_process
+from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.memory import (
+    decode_added,
+    event_json,
+    summary_status,
+    total_from_progress,
+)
+
+__all__ = ["Migration", "SQLRunStore", "migrations", "split_statements"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+_MIGRATION_NAMES = {
+    "sqlite": re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$"),
+    "postgres": re.compile(r"^(\d{4})_([a-z0-9_]+)\.postgres\.sql$"),
+}
+
+
+def migrations(dialect: str = "sqlite") -> list[Migration]:
+    """The schema migrations shipped with this phasefarm, in order: `NNNN_name.sql` for SQLite,
+    `NNNN_name.postgres.sql` for Postgres (same numbers, same schema, each in its dialect)."""
+    pattern = _MIGRATION_NAMES[dialect]
+    found = []
+    for entry in resources.files("phasefarm.store").joinpath("migrations").iterdir():
+        match = pattern.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"store migrations must be numbered 1..N without gaps, found {versions}")
+    return found
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a migration script, each complete (executescript would COMMIT early)."""
+    import sqlite3
+
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in current.splitlines()
+    ):
+        raise RuntimeError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
+    return statements
+
+
+class SQLRunStore:
+    """Protocol methods over a DB-API-like connection; see the subclasses for the rest."""
+
+    where: str  # the store, for messages: a file path or a URL without its password
+    phase_order = "rowid"  # column giving the order phases were first saved in
+    runs_order = "r.created DESC, r.rowid DESC"
+    lock_clause = ""  # appended to the SELECT of a run row inside a write transaction
+
+    def usage_field(self, name: str) -> str:
+        """SQL for one numeric field of a phase's usage JSON (`p.usage`)."""
+        return f"json_extract(p.usage, '$.{name}')"
+
+    def _q(self, sql: str) -> str:
+        return sql
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _run(self, conn: Any, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
+        return conn.execute(self._q(sql), params)
+
+    def _run_many(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(self._q(sql), rows)
+
+    def _require_run(self, conn: Any, run_id: str) -> tuple[Any, ...]:
+        row = self._run(
+            conn, f"SELECT lock, status FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+        return tuple(row)
+
+    def create_run(
+        self, run_id: str, flow: str, inputs: dict[str, Any], mode: str, meta: dict[str, Any]
+    ) -> None:
+        encoded_inputs, encoded_meta = codec.encode(inputs), codec.encode(meta)
+        with self._transaction() as conn:
+            if self._run(conn, "SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+                raise StoreError(f"run id {run_id!r} already exists in {self.where}")
+            now = time.time()
+            self._run(
+                conn,
+                "INSERT INTO runs (id, flow, inputs, mode, meta, status, created, updated, lock)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                (
+                    run_id,
+                    flow,
+                    encoded_inputs,
+                    mode,
+                    encoded_meta,
+                    now,
+                    now,
+                    this_process().to_json(),
+                ),
+            )
+
+    def load_run(self, run_id: str) -> StoredRun:
+        with self._reading() as conn:
+            run = self._run(
+                conn, "SELECT flow, inputs, mode, meta, status FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if run is None:
+                raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+            phase_rows = self._run(
+                conn,
+                "SELECT key, status, attempts, started, finished, output, error, input_hash, usage"
+                f" FROM phases WHERE run = ? ORDER BY {self.phase_order}",
+                (run_id,),
+            ).fetchall()
+            last_seq = self._run(
+                conn, "SELECT coalesce(max(seq), -1) FROM events WHERE run = ?", (run_id,)
+            ).fetchone()[0]
+            added_rows = self._run(
+                conn,
+                "SELECT key, template, needs, args, options, added_by FROM added_phases"
+                " WHERE run = ? ORDER BY ord",
+                (run_id,),
+            ).fetchall()
+        phases = {
+            key: StoredPhase(
+                key=key,
+                status=status,
+                attempts=attempts,
+                started=started,
+                finished=finished,
+                output=None if output is None else codec.decode(output),
+                error=error,
+                input_hash=ihash,
+                usage=json.loads(usage),
+            )
+            for key, status, attempts, started, finished, output, error, ihash, usage in phase_rows
+        }
+        added = [
+            decode_added(
+                json.dumps(
+                    {
+                        "key": key,
+                        "template": template,
+                        "needs": json.loads(needs),
+                        "args": json.loads(args),
+                        "options": json.loads(options),
+                        "added_by": added_by,
+                    }
+                )
+            )
+            for key, template, needs, args, options, added_by in added_rows
+        ]
+        flow, inputs, mode, meta, status = run
+        return StoredRun(
+            run_id=run_id,
+            flow=flow,
+            inputs=codec.decode(inputs),
+            mode=mode,
+            status=status,
+            phases=phases,
+            added=added,
+            meta=codec.decode(meta),
+            last_seq=int(last_seq),
+        )
+
+    def acquire(self, run_id: str) -> None:
+        with self._transaction() as conn:
+            lock, _ = self._require_run(conn, run_id)
+            check_can_acquire(run_id, Holder.from_json(lock))
+            self._run(
+                conn,
+                "UPDATE runs SET lock = ?, status = 'running', updated = ? WHERE id = ?",
+                (this_process().to_json(), time.time(), run_id),
+            )
+
+    def release(self, run_id: str) -> None:
+        with self._transaction() as conn:
+            row = self._run(
+                conn, f"SELECT lock FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return
+            holder = Holder.from_json(row[0])
+            if holder is None or holder.pid == this_process().pid:
+                self._run(conn, "UPDATE runs SET lock = NULL WHERE id = ?", (run_id,))
+
+    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
+        output = None if phase.output is None else codec.encode(phase.output)
+        usage = json.dumps({k: float(v) for k, v in phase.usage.items()})
+        with self._transaction() as conn:
+            self._require_run(conn, run_id)
+            self._run(
+                conn,
+                "INSERT INTO phases (run, key, status, attempts, started, finished, output, error,"
+                " input_hash, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
+                " attempts = excluded.attempts, started = excluded.started,"
+                " finished = excluded.finished, output = excluded.output, error = excluded.error,"
+                " input_hash = excluded.input_hash, usage = excluded.usage",
+                (
+                    run_id,
+                    phase.key,
+                    phase.status,
+                    phase.attempts,
+                    phase.started,
+                    phase.finished,
+                    output,
+                    phase.error,
+                    phase.input_hash,
+                    usage,
+                ),
+            )
+            self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+
+    def save_added(self, run_id: str, added: AddedPhase) -> None:
+        needs = json.dumps(list(added.needs))
+        args = json.dumps(codec.to_jsonable(added.args))
+        options = json.dumps(codec.to_jsonable(added.options))
+        with self._transaction() as conn:
+            self._require_run(conn, run_id)
+            self._run(
+                conn,
+                "INSERT INTO added_phases (run, key, ord, template, needs, args, options, added_by)"
+                " VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM added_phases WHERE run = ?),"
+                " ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run, key) DO UPDATE SET template = excluded.template,"
+                " needs = excluded.needs, args = excluded.args, options = excluded.options,"
+                " added_by = excluded.added_by",
+                (run_id, added.key, run_id, added.template, needs, args, options, added.added_by),
+            )
+
+    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        rows = [event_json(run_id, e) for e in events]
+        if not rows:
+            return
+        with self._transaction() as conn:
+            self._require_run(conn, run_id)
+            row = self._run(conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)).fetchone()
+            last = -1 if row[0] is None else int(row[0])
+            for seq, _, _ in rows:
+                if seq <= last:
+                    raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
+                last = seq
+            self._run_many(
+                conn,
+                "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
+                [(run_id, seq, kind, text) for seq, kind, text in rows],
+            )
+
+    def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
+        with self._reading() as conn:
+            self._require_run(conn, run_id)
+            rows = self._run(
+                conn,
+                "SELECT json FROM events WHERE run = ? AND seq > ? ORDER BY seq",
+                (run_id, after_seq),
+            ).fetchall()
+        return [json.loads(text) for (text,) in rows]
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        elapsed_s: float,
+        tokens: float,
+        cost: float,
+        stop_reason: str | None,
+    ) -> None:
+        with self._transaction() as conn:
+            self._require_run(conn, run_id)
+            self._run(
+                conn,
+                "UPDATE runs SET status = ?, elapsed = ?, tokens = ?, cost = ?, stop_reason = ?,"
+                " updated = ? WHERE id = ?",
+                (status, elapsed_s, tokens, cost, stop_reason, time.time(), run_id),
+            )
+
+    def list_runs(self) -> list[RunSummary]:
+        with self._reading() as conn:
+            rows = self._run(
+                conn,
+                "SELECT r.id, r.flow, r.status, r.lock, r.created, r.elapsed, r.tokens, r.cost,"
+                " r.stop_reason,"
+                " (SELECT count(*) FROM phases p WHERE p.run = r.id AND p.status = 'succeeded'),"
+                " (SELECT count(*) FROM phases p WHERE p.run = r.id),"
+                " (SELECT e.json FROM events e WHERE e.run = r.id AND e.kind = 'progress'"
+                "  ORDER BY e.seq DESC LIMIT 1),"
+                f" (SELECT coalesce(sum({self.usage_field('tokens')}), 0) FROM phases p"
+                "  WHERE p.run = r.id),"
+                f" (SELECT coalesce(sum({self.usage_field('cost')}), 0) FROM phases p"
+                "  WHERE p.run = r.id)"
+                f" FROM runs r ORDER BY {self.runs_order}",
+            ).fetchall()
+        out = []
+        for (
+            run_id,
+            flow,
+            status,
+            lock,
+            created,
+            elapsed,
+            tokens,
+            cost,
+            stop_reason,
+            done,
+            recorded,
+            progress,
+            phase_tokens,
+            phase_cost,
+        ) in rows:
+            if elapsed is None:  # never finished: what its phases recorded so far
+                tokens, cost = phase_tokens, phase_cost
+            out.append(
+                RunSummary(
+                    run_id=run_id,
+                    flow=flow,
+                    status=summary_status(status, lock),
+                    done=done,
+                    total=total_from_progress(progress, recorded),
+                    created=created,
+                    elapsed_s=elapsed,
+                    tokens=float(tokens),
+                    cost=float(cost),
+                    stop_reason=stop_reason,
+                )
+            )
+        return out
