@@ -191,8 +191,11 @@ class OfflineProvider:
         key_id: str = OFFLINE_KEY_ID,
     ) -> ImageResult:
         parse_size(size)
-        png = await asyncio.to_thread(draw_png, prompt, size=size, seed=self._seed)
-        await self._sleep(task, image=True)
+        # Drawing overlaps the simulated latency, as a real server renders while we wait.
+        png, _ = await asyncio.gather(
+            asyncio.to_thread(draw_png, prompt, size=size, seed=self._seed),
+            self._sleep(task, image=True),
+        )
         usage = Usage(prompt_tokens=estimate_tokens(prompt), completion_tokens=0)
         return ImageResult(png=png, usage=usage, model=self._model, key_id=key_id)
 
