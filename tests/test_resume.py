@@ -420,3 +420,42 @@ def test_cli_budget_stop_then_resume_with_a_larger_budget(tmp_path: Path, capsys
     reruns, calls = _count_reruns(store, "b1", [snap])
     assert (reruns, calls) == ([], 0)
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_output_is_committed_before_any_dependent_starts(tmp_path: Path):
+    """Each dependent opens the store file on its own connection as it starts (as a process
+    killed right then would leave it) and finds every dependency already recorded."""
+    path = tmp_path / "runs.db"
+    flow = Flow("durable")
+    seen: dict[str, dict[str, object]] = {}
+
+    def committed(*names: str) -> dict[str, object]:
+        with SQLiteStore(path) as other:
+            phases = other.load_run("r1").phases
+        return {n: phases[n].output if n in phases else None for n in names}
+
+    @flow.phase()
+    async def a(brief: str) -> bytes:
+        return brief.encode() * 2
+
+    @flow.map("b_items")
+    async def b(item: int, index: int, a: bytes) -> int:
+        seen[f"b[{index}]"] = committed("a")
+        return item * len(a)
+
+    @flow.phase()
+    async def b_items(a: bytes) -> list[int]:
+        seen["b_items"] = committed("a")
+        return [1, 2, 3]
+
+    @flow.phase()
+    def c(b: list[int], a: bytes) -> str:
+        seen["c"] = committed("a", "b[0]", "b[1]", "b[2]")
+        return f"{b}{a!r}"
+
+    with SQLiteStore(path) as store:
+        result = flow.run_sync({"brief": "xy"}, store=store, run_id="r1")
+    assert result.status == "succeeded"
+    assert seen["b_items"] == {"a": b"xyxy"}
+    assert all(seen[f"b[{i}]"] == {"a": b"xyxy"} for i in (0, 1, 2))
+    assert seen["c"] == {"a": b"xyxy", "b[0]": 4, "b[1]": 8, "b[2]": 12}
