@@ -87,6 +87,16 @@ def test_synthesize_is_valid_for_many_seeds() -> None:
         Page.model_validate(value)  # raises if invalid
 
 
+def test_pattern_constrained_strings_are_valid() -> None:
+    class Theme(BaseModel):
+        primary: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+        slug: str = Field(pattern=r"^[a-z0-9-]+$")
+        code: str = Field(pattern=r"^[0-9]+$")
+
+    for seed in range(50):
+        Theme.model_validate(synthesize(Theme.model_json_schema(), random.Random(seed)))
+
+
 def test_colour_fields_get_hex_codes() -> None:
     page = run(build_llm("offline", time_scale=0).structured(MESSAGES, Page, task="t"))
     assert palette_from_text(page.palette.primary_color)

@@ -137,6 +137,31 @@ def _string_for(name: str, schema: dict[str, Any], rng: random.Random) -> str:
     return _sentence(rng, 3, 8)
 
 
+def _match_pattern(pattern: str, text: str, schema: dict[str, Any], rng: random.Random) -> str:
+    """A string for a `pattern` field: the usual text if it matches, else common shapes."""
+    try:
+        regex = re.compile(pattern)
+    except re.error:
+        return text
+    word = rng.choice(_WORDS)
+    candidates = [
+        text,
+        _color(rng),
+        f"{word}-{rng.choice(_NOUNS)}",
+        word,
+        word.upper(),
+        str(rng.randrange(1, 1000)),
+        f"{word}/{rng.choice(_NOUNS)}",
+        f"/{word}",
+        f"{word}.html",
+    ]
+    for candidate in candidates:
+        fitted = _fit_length(candidate, schema, rng)
+        if regex.search(fitted):
+            return fitted
+    return text
+
+
 def _fit_length(text: str, schema: dict[str, Any], rng: random.Random) -> str:
     low = int(schema.get("minLength", 0))
     high = schema.get("maxLength")
@@ -238,7 +263,9 @@ def synthesize(
             values = unique
         return values
     if kind == "string":
-        return _fit_length(_string_for(name, schema, rng), schema, rng)
+        text = _fit_length(_string_for(name, schema, rng), schema, rng)
+        pattern = schema.get("pattern")
+        return text if pattern is None else _match_pattern(str(pattern), text, schema, rng)
     if kind == "integer":
         return _number(schema, rng, integer=True)
     if kind == "number":
