@@ -11,7 +11,6 @@ from phasefarm.llm.cache import ResponseCache
 from phasefarm.llm.client import LLM, RetryPolicy
 from phasefarm.llm.limiter import RateLimiter
 from phasefarm.llm.offline import OfflineProvider, Responder
-from phasefarm.llm.openai_provider import OpenAIProvider, keys_from_env
 from phasefarm.llm.pricing import Price
 from phasefarm.llm.provider import Provider
 
@@ -60,6 +59,8 @@ def build_llm(
             model=model or "offline",
         )
     elif provider == "openai":
+        from phasefarm.llm.openai_provider import OpenAIProvider, keys_from_env
+
         keys = list(api_keys) if api_keys is not None else keys_from_env()
         chosen = OpenAIProvider(
             keys,
