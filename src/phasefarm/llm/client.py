@@ -66,7 +66,7 @@ class RetryPolicy:
 
 
 class LLM:
-    """What phases call. Safe to share between all phases (and threads) of a run."""
+    """What phases call: one per run, shared by all its phases (on the run's event loop)."""
 
     def __init__(
         self,
