@@ -165,18 +165,19 @@ def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> T
     table = Table(
         title=f"bench ratelimit: {keys} keys x {rpm} rpm / {tpm:,} tpm per key, fake server"
     )
-    for column in (
+    columns = (
         "our limits",
-        "calls ok/fail",
+        "ok/failed",
         "HTTP",
-        "429s",
+        "429",
         "window s",
-        "accepted rpm",
-        "allowed rpm",
+        "rpm accepted",
+        "rpm allowed",
         "rate used",
         "target",
         "result",
-    ):
+    )
+    for column in columns:
         table.add_column(
             column, justify="left" if column == "our limits" else "right", no_wrap=True
         )
@@ -215,7 +216,7 @@ def report(
     if console is None:
         console = Console()
         if not console.is_terminal:
-            console = Console(width=120)
+            console = Console(width=140)
     if as_json:
         console.print_json(json.dumps([asdict(r) for r in results]))
     else:
