@@ -36,7 +36,8 @@ def test_three_crash_trials_lose_nothing_and_rerun_nothing(tmp_path: Path):
     assert report.reruns == 0, details
     assert report.calls_remade == 0, details
     assert report.corrupt == 0, details
-    assert report.ok
+    # (not report.ok: that also requires phasefarm's source unchanged during the run, which a
+    # benchmark needs, and which a shared working tree edited by others cannot promise)
 
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
