@@ -459,3 +459,63 @@ def test_output_is_committed_before_any_dependent_starts(tmp_path: Path):
     assert seen["b_items"] == {"a": b"xyxy"}
     assert all(seen[f"b[{i}]"] == {"a": b"xyxy"} for i in (0, 1, 2))
     assert seen["c"] == {"a": b"xyxy", "b[0]": 4, "b[1]": 8, "b[2]": 12}
+
+
+def test_an_output_the_store_cannot_write_fails_that_phase_and_the_run_ends(tmp_path) -> None:
+    from phasefarm import Flow
+    from phasefarm.store.sqlite import SQLiteStore
+
+    flow = Flow("unstorable")
+
+    @flow.phase()
+    async def opaque():
+        return object()
+
+    @flow.phase()
+    async def uses(opaque): ...
+
+    @flow.phase()
+    async def fine():
+        return "ok"
+
+    store = SQLiteStore(tmp_path / "runs.sqlite3")
+    result = flow.run_sync(store=store, run_id="u1")
+    assert result.phases["opaque"].status == "failed"
+    assert "cannot checkpoint the output" in (result.phases["opaque"].error or "")
+    assert result.phases["uses"].status == "skipped"
+    assert result.outputs == {"fine": "ok"}
+    stored = store.load_run("u1")
+    assert stored.phases["opaque"].status == "failed" and stored.status == "failed"
+    store.close()
+
+
+def test_a_store_that_breaks_mid_run_ends_the_run_with_its_error(tmp_path) -> None:
+    import pytest
+
+    from phasefarm import Flow, StoreError
+    from phasefarm.store.memory import MemoryStore
+
+    class BrokenStore(MemoryStore):
+        def save_phase(self, run_id, phase):
+            if phase.key == "second":
+                raise OSError("disk full")
+            super().save_phase(run_id, phase)
+
+    flow = Flow("broken")
+
+    @flow.phase()
+    async def first():
+        return 1
+
+    @flow.phase()
+    async def second(first):
+        return 2
+
+    @flow.phase()
+    async def third(second):
+        return 3
+
+    with pytest.raises(
+        StoreError, match="checkpoint store failed during run b1: OSError: disk full"
+    ):
+        flow.run_sync(store=BrokenStore(), run_id="b1")

@@ -14,6 +14,7 @@ from phasefarm.engine import (
 from phasefarm.errors import (
     BadOutput,
     BudgetExceeded,
+    CheckpointValueError,
     FatalError,
     GraphError,
     PhasefarmError,
@@ -32,6 +33,7 @@ __all__ = [
     "MODES",
     "BadOutput",
     "BudgetExceeded",
+    "CheckpointValueError",
     "Event",
     "FatalError",
     "Flow",

@@ -7,6 +7,7 @@ errors are mapped to one of them at the boundary where they are caught.
     ├── UsageError            bad input from the user (CLI exit code 2)
     │   ├── GraphError        cycle, unknown dependency, duplicate name, bad option
     │   └── StoreError        unknown run id, newer schema, store locked, bad store URL
+    │       └── CheckpointValueError  a value the checkpoint codec cannot write
     ├── RunStopped            a phase asks the run to stop releasing work (retryable=False)
     │   └── BudgetExceeded    the token or cost cap was reached
     └── ProviderError         a model call failed
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "BadOutput",
     "BudgetExceeded",
+    "CheckpointValueError",
     "FatalError",
     "GraphError",
     "PhasefarmError",
@@ -55,6 +57,11 @@ class StoreError(UsageError):
     """The checkpoint store cannot be used as asked (unknown run, newer schema, locked...)."""
 
 
+class CheckpointValueError(StoreError):
+    """A phase output, input or argument the checkpoint codec cannot write (and so a resume
+    could not read back). The phase that produced it fails; the run goes on."""
+
+
 class RunStopped(PhasefarmError):
     """Raised inside a phase to stop the whole run: no new phase starts, running ones finish.
 
@@ -76,7 +83,9 @@ class ProviderError(PhasefarmError):
 class RateLimited(ProviderError):
     """The server answered 429. `retry_after` is in seconds, `None` when it did not say."""
 
-    def __init__(self, message: str, retry_after: float | None = None, key_id: str | None = None):
+    def __init__(
+        self, message: str, retry_after: float | None = None, key_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.key_id = key_id

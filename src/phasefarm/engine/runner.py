@@ -26,7 +26,13 @@ from phasefarm.engine.events import Event
 from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.result import PhaseRecord, RunResult
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
-from phasefarm.errors import GraphError, RunStopped, StoreError, UsageError
+from phasefarm.errors import (
+    CheckpointValueError,
+    GraphError,
+    RunStopped,
+    StoreError,
+    UsageError,
+)
 from phasefarm.scope import Scope
 from phasefarm.scope import _current as _SCOPE
 
@@ -168,6 +174,7 @@ class Run:
         self._loop_thread = -1
         self._adds: dict[str, int] = {}
         self._active = 0  # phase tasks started and not yet completed
+        self._store_error: Exception | None = None  # the store failed: stop writing to it
 
         nodes: list[NodeSpec] = []
         for spec in flow.phases.values():
@@ -288,7 +295,13 @@ class Run:
                     await asyncio.gather(*list(self._tasks), return_exceptions=True)
                 self._finalize()
                 raise
-            return self._finalize()
+            result = self._finalize()
+            if self._store_error is not None:
+                raise StoreError(
+                    f"checkpoint store failed during run {self.run_id}: "
+                    f"{_describe(self._store_error)}"
+                ) from self._store_error
+            return result
         finally:
             if self.store is not None:
                 with contextlib.suppress(Exception):
@@ -639,7 +652,15 @@ class Run:
         if status == "succeeded":
             self.outputs[key] = output
         if self.store is not None and not restored:
-            self._save(self.bound[key], record, output if status == "succeeded" else None)
+            try:
+                self._persist(self.bound[key], record, output if status == "succeeded" else None)
+            except CheckpointValueError as exc:
+                # an output a resume could not read back: the phase fails, its dependents
+                # are skipped, the rest of the run goes on
+                status = record.status = "failed"
+                error = record.error = f"cannot checkpoint the output: {exc}"
+                self.outputs.pop(key, None)
+                self._persist(self.bound[key], record, None)
         self._emit(
             _PHASE_KIND[status],
             key,
@@ -663,8 +684,22 @@ class Run:
         record.status = status
         record.error = reason
         if self.store is not None:
-            self._save(self.bound[key], record, None)
+            self._persist(self.bound[key], record, None)
         self._emit(f"phase.{status}", key, {"reason": reason})
+
+    def _persist(self, bound: _Bound, record: PhaseRecord, output: Any) -> None:
+        """Save a phase record. A store that fails ends the run with its error: carrying on
+        would run phases whose inputs a resume could not find (this runs in callbacks, where
+        an exception would otherwise be lost and the run would hang)."""
+        if self._store_error is not None:
+            return
+        try:
+            self._save(bound, record, output)
+        except CheckpointValueError:
+            raise  # the output's fault, not the store's: _complete fails the phase
+        except Exception as exc:
+            self._store_error = exc
+            self.cancel(f"checkpoint store failed: {_describe(exc)}")
 
     def _save(self, bound: _Bound, record: PhaseRecord, output: Any) -> None:
         from phasefarm.store.base import StoredPhase
@@ -672,7 +707,10 @@ class Run:
         assert self.store is not None
         input_hash = None
         if record.status in ("succeeded", "failed") and bound.kind != "map":
-            input_hash = self._input_hash(bound)
+            try:
+                input_hash = self._input_hash(bound)
+            except CheckpointValueError:
+                input_hash = None  # inputs that cannot be hashed: a resume runs it again
         phase: StoredPhase = StoredPhase(
             key=record.key,
             status=record.status,
@@ -730,7 +768,7 @@ class Run:
                 "usage": dict(self.usage),
             },
         )
-        if self.store is not None:
+        if self.store is not None and self._store_error is None:
             self._flush_events()
             self.store.finish_run(
                 self.run_id,

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import CheckpointValueError, StoreError
 
 __all__ = ["decode", "dumps_canonical", "encode", "from_jsonable", "input_hash", "to_jsonable"]
 
@@ -110,7 +110,7 @@ def _to_jsonable(obj: Any, canonical: bool, in_model: bool, where: str) -> Any:
             return to_jsonable_python(obj)
         except PydanticSerializationError:
             pass
-    raise StoreError(
+    raise CheckpointValueError(
         f"cannot checkpoint {where}: values of type {type(obj).__qualname__} are not supported"
     )
 
