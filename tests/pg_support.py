@@ -30,6 +30,15 @@ def _as_server_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
+def _server_binary(name: str) -> str | None:
+    """On PATH, or where Debian's postgresql packages put it (not on PATH by default)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return str(candidates[0]) if candidates else None
+
+
 @functools.cache
 def _cluster() -> str | None:
     """The folder of the running server's socket, or None if Postgres is not available."""
@@ -37,7 +46,7 @@ def _cluster() -> str | None:
         import psycopg  # noqa: F401
     except ImportError:
         return None
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         return None
     if os.geteuid() == 0:
@@ -79,6 +88,8 @@ def new_database() -> str:
     """The URL of a fresh, empty database on the test server (skips the test without one)."""
     socket_dir = _cluster()
     if socket_dir is None:
+        if os.environ.get("PHASEFARM_REQUIRE_POSTGRES"):
+            pytest.fail("Postgres server binaries or psycopg not installed, and CI requires them")
         pytest.skip("Postgres server binaries or psycopg not installed")
     import psycopg
 
