@@ -36,3 +36,9 @@ def test_cli_refuses_fewer_than_200_calls(capsys) -> None:
 def test_unknown_scenario_name() -> None:
     with pytest.raises(ValueError, match="scenario"):
         run_scenario("sometimes")
+
+
+def test_announced_limits_scenario_sends_no_request_the_server_refuses() -> None:
+    result = run_scenario("announced", calls=40, keys=2, rpm=600, tpm=200_000, latency=0.002)
+    assert result.succeeded == 40 and result.failed == 0
+    assert result.http_429 == 0

@@ -255,3 +255,56 @@ def test_repr_shows_key_ids_only() -> None:
     assert repr(RateLimiter(["key#1", "key#2"], rpm=60)) == (
         "RateLimiter(keys=['key#1', 'key#2'], rpm=60, tpm=None, adaptive=False)"
     )
+
+
+def test_parse_limits_headers() -> None:
+    from phasefarm.llm.openai_provider import parse_limits
+
+    got = parse_limits(
+        {
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-limit-tokens": "30000",
+            "x-ratelimit-remaining-requests": "499",
+            "x-ratelimit-remaining-tokens": "29000",
+        }
+    )
+    assert got is not None and (got.rpm, got.tpm) == (500, 30000)
+    assert (got.remaining_requests, got.remaining_tokens) == (499, 29000)
+    assert parse_limits({"x-request-id": "abc"}) is None
+
+
+def test_learned_limits_replace_the_window_for_that_key() -> None:
+    from phasefarm.llm import ServerLimits
+
+    clock = Clock()
+    limiter = RateLimiter(["key#1", "key#2"], initial_window=1, clock=clock)
+
+    async def main() -> None:
+        lease = await limiter.acquire()
+        assert lease.key_id == "key#1"
+        await limiter.release(lease, used_tokens=0, limits=ServerLimits(rpm=120, tpm=None))
+        # key#1 is now paced by a bucket (2/s, capacity 1), not by a window of 1 in flight.
+        first = await limiter.acquire()
+        second = await limiter.acquire()
+        assert {first.key_id, second.key_id} == {"key#1", "key#2"}
+        assert limiter.key_state("key#1").requests is not None
+        assert limiter.key_state("key#2").requests is None  # not announced for key#2
+        for held in (first, second):
+            await limiter.release(held, used_tokens=0)
+
+    run(main())
+
+
+def test_configured_limits_win_over_announced_ones() -> None:
+    from phasefarm.llm import ServerLimits
+
+    limiter = RateLimiter(["key#1"], rpm=60)
+
+    async def main() -> None:
+        lease = await limiter.acquire()
+        await limiter.release(lease, limits=ServerLimits(rpm=6000))
+
+    run(main())
+    assert limiter.key_state("key#1").learned is None
+    assert limiter.key_state("key#1").requests is not None
+    assert limiter.key_state("key#1").requests.rate == pytest.approx(0.99)

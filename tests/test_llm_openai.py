@@ -233,6 +233,39 @@ def test_known_limits_mean_no_429_and_all_keys_used(fake_openai) -> None:
     assert max(counts) - min(counts) <= 4  # spread evenly
 
 
+def test_limits_announced_in_headers_are_learned(fake_openai) -> None:
+    """Not told the limits, but the server announces them (x-ratelimit-limit-*, as OpenAI
+    does): after the first answers the keys are paced by them, and no request is refused."""
+    server = fake_openai(keys=KEYS[:2], rpm=600, tpm=200_000, latency=0.002, limit_headers=True)
+    llm = openai_llm(server, api_keys=KEYS[:2])
+    assert llm.limiter.adaptive
+
+    async def main() -> None:
+        await asyncio.gather(*(llm.text(msgs(f"c{i}"), task="copy") for i in range(50)))
+
+    run(main())
+    log = server.requests
+    assert len(log) == 50 and all(r.status == 200 for r in log)
+    for key_id in ("key#1", "key#2"):
+        learned = llm.limiter.key_state(key_id).learned
+        assert learned is not None and learned.rpm == 600 and learned.tpm == 200_000
+
+
+def test_without_limit_headers_the_same_burst_meets_429s(fake_openai) -> None:
+    """The control for the test above: same server, no headers, so AIMD has to find out."""
+    server = fake_openai(keys=KEYS[:2], rpm=600, tpm=200_000, latency=0.002)
+    llm = openai_llm(server, api_keys=KEYS[:2], retry=RetryPolicy(rate_limited_attempts=50))
+
+    async def main() -> None:
+        await asyncio.gather(*(llm.text(msgs(f"c{i}"), task="copy") for i in range(50)))
+
+    run(main())
+    log = server.requests
+    assert sum(r.status == 200 for r in log) == 50
+    assert any(r.status == 429 for r in log)
+    assert llm.limiter.key_state("key#1").learned is None
+
+
 def test_tpm_limit_known_means_no_429(fake_openai) -> None:
     # Each call is ~70 tokens; 24,000 tpm = 400 tokens/s: tokens, not requests, are the limit.
     server = fake_openai(keys=KEYS[:1], tpm=24_000, latency=0.002)

@@ -17,7 +17,14 @@ from phasefarm.llm.images import draw_png, palette_from_text
 from phasefarm.llm.limiter import Lease, LimiterStats, RateLimiter
 from phasefarm.llm.offline import OfflineProvider, OfflineRequest, Responder
 from phasefarm.llm.pricing import DEFAULT_PRICES, Price, PriceTable
-from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
+from phasefarm.llm.provider import (
+    ChatResult,
+    ImageResult,
+    Message,
+    Provider,
+    ServerLimits,
+    Usage,
+)
 from phasefarm.llm.synth import synthesize
 from phasefarm.llm.tokens import estimate_messages_tokens, estimate_tokens
 
@@ -44,6 +51,7 @@ __all__ = [
     "Responder",
     "ResponseCache",
     "RetryPolicy",
+    "ServerLimits",
     "Usage",
     "UsageTotals",
     "build_llm",

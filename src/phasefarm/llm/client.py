@@ -257,7 +257,9 @@ class LLM:
         except BaseException:
             await self.limiter.release(lease, ok=False)
             raise
-        await self.limiter.release(lease, used_tokens=result.usage.total_tokens)
+        await self.limiter.release(
+            lease, used_tokens=result.usage.total_tokens, limits=result.limits
+        )
         return result
 
     async def _with_retries(self, task: str, attempt: Callable[[], Awaitable[R]]) -> R:

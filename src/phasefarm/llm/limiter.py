@@ -10,7 +10,9 @@ id, "key#1") it keeps:
 - `blocked_until`: after a 429 no request goes to that key before Retry-After (or the
   `x-ratelimit-reset-*` time) has passed; the other keys go on;
 - when limits are unknown, a concurrency window that grows by 1/window per success and halves
-  on a 429 (AIMD, as TCP does), so the pool settles just under what the server allows.
+  on a 429 (AIMD, as TCP does), so the pool settles just under what the server allows; when
+  the server announces a key's limits in its answers (`x-ratelimit-limit-requests/tokens`, as
+  OpenAI does), that key gets buckets for them instead.
 
 Callers are served first come, first served. Waiting is reported with
 `phasefarm.scope.emit("limiter.wait", key=..., seconds=...)` in the caller's phase.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from phasefarm import scope
 from phasefarm.errors import UsageError
+from phasefarm.llm.provider import ServerLimits
 
 __all__ = ["KeyState", "Lease", "LimiterStats", "RateLimiter", "TokenBucket"]
 
@@ -86,6 +89,9 @@ class KeyState:
     # at the first arrival, which can be far later than our first grant (cold connections,
     # imports), and the rest of the burst then arrives bunched together.
     warm: bool = False
+    # Limits the server announced for this key (x-ratelimit-limit-*): buckets pace it then,
+    # not the AIMD window.
+    learned: ServerLimits | None = None
     granted: int = 0
     rate_limited: int = 0
 
@@ -133,6 +139,8 @@ class RateLimiter:
         if not 0 < safety <= 1:
             raise UsageError("safety must be in (0, 1]")
         self._clock = clock
+        self._burst_s = burst_s
+        self._safety = safety
         self.rpm = rpm
         self.tpm = tpm
         # Without known limits we probe with AIMD; with them, buckets alone pace the calls.
@@ -142,15 +150,8 @@ class RateLimiter:
         now = clock()
         self._keys: dict[str, KeyState] = {}
         for key_id in key_ids:
-            requests = tokens = None
-            if rpm is not None:
-                # One request less than the server's burst, for arrival jitter.
-                capacity = max(1.0, rpm / 60.0 * burst_s * safety - 1.0)
-                requests = TokenBucket(rpm / 60.0 * safety, capacity, now)
-            if tpm is not None:
-                tokens = TokenBucket(
-                    tpm / 60.0 * safety, max(1.0, tpm / 60.0 * burst_s * safety), now
-                )
+            requests = self._request_bucket(rpm, now) if rpm is not None else None
+            tokens = self._token_bucket(tpm, now) if tpm is not None else None
             self._keys[key_id] = KeyState(key_id, requests, tokens, window=initial_window)
         self._order = list(self._keys)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,6 +162,34 @@ class RateLimiter:
         self._rate_limited = 0
         self._waits = 0
         self._waited_s = 0.0
+
+    def _request_bucket(self, rpm: float, now: float) -> TokenBucket:
+        # One request less than the server's burst, for arrival jitter.
+        capacity = max(1.0, rpm / 60.0 * self._burst_s * self._safety - 1.0)
+        return TokenBucket(rpm / 60.0 * self._safety, capacity, now)
+
+    def _token_bucket(self, tpm: float, now: float) -> TokenBucket:
+        capacity = max(1.0, tpm / 60.0 * self._burst_s * self._safety)
+        return TokenBucket(tpm / 60.0 * self._safety, capacity, now)
+
+    def _paced_by_window(self, state: KeyState) -> bool:
+        return self.adaptive and state.learned is None
+
+    def _learn(self, state: KeyState, limits: ServerLimits, now: float) -> None:
+        """Adopt limits the server announced for a key whose limits we were not given."""
+        if state.learned == limits or (self.rpm is not None or self.tpm is not None):
+            return
+        known = state.learned
+        if limits.rpm and (known is None or known.rpm != limits.rpm):
+            state.requests = self._request_bucket(limits.rpm, now)
+            if limits.remaining_requests is not None:
+                state.requests.level = min(state.requests.capacity, limits.remaining_requests)
+            state.requests.level -= state.in_flight  # granted, not yet counted by the server
+        if limits.tpm and (known is None or known.tpm != limits.tpm):
+            state.tokens = self._token_bucket(limits.tpm, now)
+            if limits.remaining_tokens is not None:
+                state.tokens.level = min(state.tokens.capacity, limits.remaining_tokens)
+        state.learned = ServerLimits(rpm=limits.rpm, tpm=limits.tpm)
 
     def __repr__(self) -> str:
         return (
@@ -195,7 +224,7 @@ class RateLimiter:
         self._freeze_if_cold(state, now)
         if state.blocked_until > now:
             return False
-        if self.adaptive and state.in_flight >= max(1, int(state.window)):
+        if self._paced_by_window(state) and state.in_flight >= max(1, int(state.window)):
             return False
         if state.requests is not None and not state.requests.can_take(1, now):
             return False
@@ -203,7 +232,7 @@ class RateLimiter:
 
     def _ready_at(self, state: KeyState, tokens: int, now: float) -> float | None:
         """When the key could take the call; None when only a release can free it."""
-        if self.adaptive and state.in_flight >= max(1, int(state.window)):
+        if self._paced_by_window(state) and state.in_flight >= max(1, int(state.window)):
             return None
         self._freeze_if_cold(state, now)
         at = max(now, state.blocked_until)
@@ -221,7 +250,7 @@ class RateLimiter:
         return at
 
     def _headroom(self, state: KeyState) -> float:
-        if self.adaptive:
+        if self._paced_by_window(state):
             return 1.0 - state.in_flight / max(1.0, state.window)
         if state.requests is not None:
             return state.requests.level / state.requests.capacity
@@ -285,11 +314,13 @@ class RateLimiter:
         rate_limited: bool = False,
         retry_after: float | None = None,
         ok: bool = True,
+        limits: ServerLimits | None = None,
     ) -> None:
         """Give the lease back: the real token usage, or the 429 and how long to stay away.
 
         A call that failed for another reason (`ok=False`) keeps its reservation; a call that
-        never reached the server should still be released, with `used_tokens=0`.
+        never reached the server should still be released, with `used_tokens=0`. `limits` are
+        the key's limits as the server announced them in its answer, if it did.
         """
         now = self._clock()
         state = self._keys[lease.key_id]
@@ -299,6 +330,8 @@ class RateLimiter:
         self._in_flight -= 1
         if state.tokens is not None and used_tokens is not None:
             state.tokens.give_back(lease.tokens - used_tokens, now)
+        if limits is not None:
+            self._learn(state, limits, now)
         if rate_limited:
             state.rate_limited += 1
             self._rate_limited += 1

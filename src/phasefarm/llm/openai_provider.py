@@ -36,7 +36,7 @@ from phasefarm.errors import (
     TransientError,
     UsageError,
 )
-from phasefarm.llm.provider import ChatResult, ImageResult, Message, Usage
+from phasefarm.llm.provider import ChatResult, ImageResult, Message, ServerLimits, Usage
 from phasefarm.llm.schema import schema_name, strict_json_schema
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "KeyPool",
     "OpenAIProvider",
     "keys_from_env",
+    "parse_limits",
     "parse_retry_after",
 ]
 
@@ -132,6 +133,29 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         if name in lowered and (seconds := _duration(lowered[name])) is not None
     ]
     return max(resets) if resets else None
+
+
+def parse_limits(headers: Mapping[str, str]) -> ServerLimits | None:
+    """The per-key limits in `x-ratelimit-limit-*` / `-remaining-*` headers, if any."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+
+    def number(name: str) -> float | None:
+        try:
+            value = float(lowered[name])
+        except (KeyError, ValueError):
+            return None
+        return value if value >= 0 else None
+
+    rpm = number("x-ratelimit-limit-requests")
+    tpm = number("x-ratelimit-limit-tokens")
+    if not rpm and not tpm:
+        return None
+    return ServerLimits(
+        rpm=rpm or None,
+        tpm=tpm or None,
+        remaining_requests=number("x-ratelimit-remaining-requests"),
+        remaining_tokens=number("x-ratelimit-remaining-tokens"),
+    )
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -270,7 +294,10 @@ class OpenAIProvider:
             kwargs["response_format"] = {"type": "json_object"}
             sent = [_json_mode_instruction(schema), *sent]
         try:
-            completion = await client.chat.completions.create(messages=cast(Any, sent), **kwargs)
+            raw = await client.chat.completions.with_raw_response.create(
+                messages=cast(Any, sent), **kwargs
+            )
+            completion = raw.parse()
         except openai.APIStatusError as exc:
             said = (_server_message(exc) + " " + str(exc.body)).lower()
             if (
@@ -304,7 +331,11 @@ class OpenAIProvider:
                 completion_tokens=int(completion.usage.completion_tokens or 0),
             )
         return ChatResult(
-            text=text, usage=usage, model=completion.model or self._model, key_id=key_id
+            text=text,
+            usage=usage,
+            model=completion.model or self._model,
+            key_id=key_id,
+            limits=parse_limits(dict(raw.headers.items())),
         )
 
     async def image(self, prompt: str, *, size: str, task: str, key_id: str) -> ImageResult:
@@ -318,7 +349,8 @@ class OpenAIProvider:
         if not self._image_model.startswith("gpt-image"):
             kwargs["response_format"] = "b64_json"  # gpt-image models always answer base64
         try:
-            response = await client.images.generate(**kwargs)
+            raw = await client.images.with_raw_response.generate(**kwargs)
+            response = raw.parse()
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._map(exc, key_id, f"image for task {task!r}") from None
         data = response.data or []
@@ -337,7 +369,13 @@ class OpenAIProvider:
                 prompt_tokens=int(getattr(response.usage, "input_tokens", 0) or 0),
                 completion_tokens=int(getattr(response.usage, "output_tokens", 0) or 0),
             )
-        return ImageResult(png=png, usage=usage, model=self._image_model, key_id=key_id)
+        return ImageResult(
+            png=png,
+            usage=usage,
+            model=self._image_model,
+            key_id=key_id,
+            limits=parse_limits(dict(raw.headers.items())),
+        )
 
     async def aclose(self) -> None:
         for client in self._clients.values():

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-__all__ = ["ChatResult", "ImageResult", "Message", "Provider", "Usage"]
+__all__ = ["ChatResult", "ImageResult", "Message", "Provider", "ServerLimits", "Usage"]
 
 Message = dict[str, str]
 
@@ -31,6 +31,16 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """Per-key limits a server announced (OpenAI's `x-ratelimit-limit-*` headers)."""
+
+    rpm: float | None = None
+    tpm: float | None = None
+    remaining_requests: float | None = None
+    remaining_tokens: float | None = None
+
+
+@dataclass(frozen=True)
 class ChatResult:
     """The raw answer of one chat call: text (JSON text for structured calls) and usage."""
 
@@ -38,6 +48,7 @@ class ChatResult:
     usage: Usage
     model: str
     key_id: str | None = None  # masked, e.g. "key#2"
+    limits: ServerLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class ImageResult:
     usage: Usage
     model: str
     key_id: str | None = None
+    limits: ServerLimits | None = None
 
 
 @runtime_checkable
