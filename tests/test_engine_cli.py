@@ -22,12 +22,30 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_json_summary_has_the_contract_fields(tmp_path: Path) -> None:
-    done = run_cli("demo", "owls", "--json", "--time-scale", "0.01", "--out", "out",
-                   "--run-id", "d1", cwd=tmp_path)
+    done = run_cli(
+        "demo",
+        "owls",
+        "--json",
+        "--time-scale",
+        "0.01",
+        "--out",
+        "out",
+        "--run-id",
+        "d1",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    for field in ("run_id", "status", "elapsed_s", "seed_elapsed_s", "phases", "tokens",
-                  "cost", "out"):
+    for field in (
+        "run_id",
+        "status",
+        "elapsed_s",
+        "seed_elapsed_s",
+        "phases",
+        "tokens",
+        "cost",
+        "out",
+    ):
         assert field in summary
     assert summary["run_id"] == "d1" and summary["status"] == "succeeded"
     assert set(summary["phases"]["section[0]"]) >= {"status", "started", "finished", "attempts"}
@@ -37,8 +55,12 @@ def test_demo_json_summary_has_the_contract_fields(tmp_path: Path) -> None:
 
 
 def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    for args in (["demo", "   "], ["demo", "--mode", "turbo"], ["demo", "--sections", "0"],
-                 ["resume", "no-such-run"]):
+    for args in (
+        ["demo", "   "],
+        ["demo", "--mode", "turbo"],
+        ["demo", "--sections", "0"],
+        ["resume", "no-such-run"],
+    ):
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr
@@ -49,7 +71,10 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes_without_rerunning(tmp_path: 
     store_url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
     process = subprocess.Popen(
         [*CLI, "demo", "--time-scale", "0.2", "--store", store_url, "--run-id", "ctrlc"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stderr is not None
