@@ -46,6 +46,17 @@ EventCallback = Callable[[Event], None]
 
 MAX_BACKOFF_S = 30.0
 _PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "cancelled")}
+# Event data for the common cases, shared by every such event (event data is read-only):
+# a dict per event would be a measurable part of the per-phase overhead.
+_SUCCEEDED_FIRST_TIME: dict[str, Any] = {"attempts": 1, "error": None, "restored": False}
+_FIRST_ATTEMPT: dict[str, dict[str, Any]] = {}
+
+
+def _first_attempt(pool: str) -> dict[str, Any]:
+    data = _FIRST_ATTEMPT.get(pool)
+    if data is None:
+        data = _FIRST_ATTEMPT[pool] = {"attempt": 1, "pool": pool}
+    return data
 
 
 @dataclass(slots=True, eq=False)
@@ -63,7 +74,7 @@ class _Bound:
 
     @property
     def wants_ctx(self) -> bool:
-        return any(source == "ctx" for _, source in self.binding)
+        return ("ctx", "ctx") in self.binding
 
     def is_fast(self) -> bool:
         """Runs as a bare task with a completion callback: nothing to retry, time or give."""
@@ -365,7 +376,7 @@ class Run:
         key = bound.key
         self.records[key].started = time.perf_counter() - self._t0
         self.records[key].attempts = 1
-        self._emit("phase.started", key, {"attempt": 1, "pool": bound.spec.pool})
+        self._emit("phase.started", key, _first_attempt(bound.spec.pool))
         context = copy_context()
         context.run(_SCOPE.set, tuple.__new__(Scope, (self.run_id, key, partial(self._sink, key))))
         try:
@@ -661,11 +672,11 @@ class Run:
                 error = record.error = f"cannot checkpoint the output: {exc}"
                 self.outputs.pop(key, None)
                 self._persist(self.bound[key], record, None)
-        self._emit(
-            _PHASE_KIND[status],
-            key,
-            {"attempts": record.attempts, "error": error, "restored": restored},
-        )
+        if status == "succeeded" and record.attempts == 1 and not restored:
+            data = _SUCCEEDED_FIRST_TIME
+        else:
+            data = {"attempts": record.attempts, "error": error, "restored": restored}
+        self._emit(_PHASE_KIND[status], key, data)
         for settled_key, settled_status in self.scheduler.finish(key, status):
             reason = (
                 f"{key} {status}"
@@ -674,7 +685,7 @@ class Run:
             )
             self._settle_record(settled_key, settled_status, reason)
         self._emit_progress()
-        if not self._cancelled:
+        if not self._cancelled and self.scheduler.has_ready:
             self._pump()
         self._check_finished()
 

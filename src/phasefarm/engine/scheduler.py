@@ -82,6 +82,7 @@ class Scheduler:
         self._nodes: dict[str, _Node] = {}
         self._ready: dict[str, list[tuple[object, ...]]] = {}  # pool -> heap
         self._virtual_ready: list[str] = []
+        self._ready_count = 0  # entries in the pool heaps
         self._in_pool: dict[str, int] = {}
         self._running = 0  # non-virtual running
         self._unfinished_at_level: dict[int, int] = {}
@@ -186,6 +187,11 @@ class Scheduler:
 
     # -- releasing ------------------------------------------------------------------------
 
+    @property
+    def has_ready(self) -> bool:
+        """Whether any node waits for release (pools or the policy may still hold it)."""
+        return self._ready_count > 0 or bool(self._virtual_ready)
+
     def can_submit(self) -> bool:
         """Whether next_ready() would release something now (back-pressure for executors)."""
         if self._virtual_ready:
@@ -234,6 +240,7 @@ class Scheduler:
             return None
         if not peek:
             heapq.heappop(self._ready[best_pool])
+            self._ready_count -= 1
         return name
 
     def _lowest_open_level(self) -> int:
@@ -256,6 +263,7 @@ class Scheduler:
             self._virtual_ready.append(node.spec.name)
         else:
             heapq.heappush(self._ready.setdefault(node.spec.pool, []), self._sort_key(node))
+            self._ready_count += 1
 
     # -- finishing ------------------------------------------------------------------------
 
@@ -319,6 +327,7 @@ class Scheduler:
                 self._settle(node, CANCELLED)
                 cancelled.append(name)
         self._ready.clear()
+        self._ready_count = 0
         self._virtual_ready.clear()
         return cancelled
 
@@ -372,11 +381,16 @@ def _topological(batch: list[NodeSpec], known: Iterable[str]) -> list[NodeSpec]:
     by_name = {s.name: s for s in batch}
     # fast path: already in order (every dependency known or earlier in the batch)
     seen = known_set.copy()
+    in_order = True
     for spec in batch:
-        if not all(d in seen for d in spec.deps):
+        for dep in spec.deps:
+            if dep not in seen:
+                in_order = False
+                break
+        if not in_order:
             break
         seen.add(spec.name)
-    else:
+    if in_order:
         return batch
     order: list[NodeSpec] = []
     state: dict[str, int] = {}  # 1 visiting, 2 done
