@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack, overload
 
 from phasefarm.engine.scheduler import NodeSpec, _topological
 from phasefarm.errors import GraphError
@@ -30,6 +30,23 @@ Kind = Literal["phase", "map", "template"]
 # parameter names the engine fills itself
 CONTEXT_PARAM = "ctx"
 ITEM_PARAMS = ("item", "index")
+
+
+class TemplateOptions(TypedDict, total=False):
+    """Options of `@flow.template()` (and, with those of PhaseOptions, of `@flow.phase()`)."""
+
+    name: str | None
+    pool: str
+    retries: int
+    timeout: float | None
+    priority: int
+    estimate: float
+    backoff: float | None
+
+
+class PhaseOptions(TemplateOptions, total=False):
+    needs: Sequence[str]
+    wave: int | None
 
 
 @dataclass(frozen=True)
@@ -143,38 +160,10 @@ class Flow:
     # -- defining -------------------------------------------------------------------------
 
     @overload
-    def phase(
-        self,
-        fn: F,
-        /,
-        *,
-        name: str | None = None,
-        needs: Sequence[str] = (),
-        pool: str = "default",
-        retries: int = 0,
-        timeout: float | None = None,
-        priority: int = 0,
-        estimate: float = 1.0,
-        wave: int | None = None,
-        backoff: float | None = None,
-    ) -> F: ...
+    def phase(self, fn: F, /, **options: Unpack[PhaseOptions]) -> F: ...
 
     @overload
-    def phase(
-        self,
-        fn: None = None,
-        /,
-        *,
-        name: str | None = None,
-        needs: Sequence[str] = (),
-        pool: str = "default",
-        retries: int = 0,
-        timeout: float | None = None,
-        priority: int = 0,
-        estimate: float = 1.0,
-        wave: int | None = None,
-        backoff: float | None = None,
-    ) -> Callable[[F], F]: ...
+    def phase(self, fn: None = None, /, **options: Unpack[PhaseOptions]) -> Callable[[F], F]: ...
 
     def phase(
         self,
@@ -252,21 +241,11 @@ class Flow:
         return decorate
 
     @overload
-    def template(self, fn: F, /) -> F: ...
+    def template(self, fn: F, /, **options: Unpack[TemplateOptions]) -> F: ...
 
     @overload
     def template(
-        self,
-        fn: None = None,
-        /,
-        *,
-        name: str | None = None,
-        pool: str = "default",
-        retries: int = 0,
-        timeout: float | None = None,
-        priority: int = 0,
-        estimate: float = 1.0,
-        backoff: float | None = None,
+        self, fn: None = None, /, **options: Unpack[TemplateOptions]
     ) -> Callable[[F], F]: ...
 
     def template(
