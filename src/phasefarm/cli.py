@@ -371,8 +371,8 @@ def bench_all(ctx: typer.Context) -> None:
     from phasefarm.benchmarks import website as website_bench
 
     codes = [overhead.main([])]
-    runs = website_bench.run_benchmark(time_scale=0.02, pages=4, images=10)
-    website_bench.print_table(runs, time_scale=0.02)
+    runs = website_bench.run_benchmark(time_scale=0.05, pages=4, images=10)
+    website_bench.print_table(runs, time_scale=0.05)
     codes.append(0 if all(r.status == "succeeded" for r in runs) else 1)
     codes.append(
         ratelimit.report(calls=400, keys=3, rpm=600, tpm=120_000, latency=0.03, as_json=False)
@@ -512,7 +512,7 @@ def bench_ratelimit(
 
 @bench_app.command("website")
 def bench_website(
-    time_scale: float = typer.Option(0.02, "--time-scale", help="Real seconds per seed-second."),
+    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
     pages: int = typer.Option(4, "--pages", help="Pages (1..20)."),
     images: int = typer.Option(10, "--images", help="Images (0..40)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per mode."),

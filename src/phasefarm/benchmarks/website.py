@@ -57,7 +57,7 @@ def site_digest(out: Path) -> str:
 
 def run_benchmark(
     *,
-    time_scale: float = 0.02,
+    time_scale: float = 0.05,
     pages: int = DEFAULT_PAGES,
     images: int = DEFAULT_IMAGES,
     brief: str = BRIEF,
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--time-scale", type=float, default=0.02)
+    parser.add_argument("--time-scale", type=float, default=0.05)
     parser.add_argument("--pages", type=int, default=DEFAULT_PAGES)
     parser.add_argument("--images", type=int, default=DEFAULT_IMAGES)
     parser.add_argument("--json", action="store_true", help="one JSON object per mode")
