@@ -183,6 +183,8 @@ def run_job(
             line += f" ({report['seed_elapsed_s']} seed-s)"
         if result.usage.get("tokens"):
             line += f", {report['tokens']} tokens, ${report['cost']:.4f}"
+            if meta.get("provider", "offline") == "offline":
+                line += " (what a real model would charge; the offline provider spent nothing)"
         typer.echo(line)
         if out is not None and result.status == "succeeded":
             typer.echo(f"output: {out}")
