@@ -133,3 +133,46 @@ def test_a_stopped_run_resumes_to_the_same_site(
     code, _, _ = run_cli(resume, capsys)
     assert code == 0
     assert tree(out) == tree(fresh)
+
+
+def test_cache_answers_a_second_run_without_model_calls(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    def run(out: str) -> dict:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phasefarm",
+                "website",
+                "A tea shop in Porto",
+                "--out",
+                out,
+                "--time-scale",
+                "0",
+                "--cache",
+                "cache",
+                "--json",
+                "--store",
+                "memory:",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first, second = run("a"), run("b")
+    assert first["tokens"] > 0
+    assert second["tokens"] == 0  # every call answered from the cache: nothing spent
+    files = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    for name in files:
+        if name.name != "manifest.json":
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

@@ -439,6 +439,9 @@ def website(
     seed: int = typer.Option(0, "--seed", help="Offline provider seed."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop at this many tokens."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this cost (USD)."),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="Folder of a response cache: identical calls are answered from it."
+    ),
     store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
@@ -462,6 +465,7 @@ def website(
         seed=seed,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        cache=cache,
     )
     flow, services = prepare(meta)
     run_job(

@@ -71,6 +71,7 @@ def website_meta(
     seed: int,
     max_tokens: int | None,
     max_cost: float | None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm website` and return the run's meta (no secrets)."""
     if not brief.strip():
@@ -88,6 +89,8 @@ def website_meta(
     if max_cost is not None and max_cost <= 0:
         raise UsageError(f"--max-cost must be positive, got {max_cost}")
     WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise UsageError(f"--cache {cache} is a file, not a folder")
     folder = check_out(out, force=force)
     return {
         "out": str(folder),
@@ -100,6 +103,7 @@ def website_meta(
         "seed": seed,
         "max_tokens": max_tokens,
         "max_cost": max_cost,
+        "cache_dir": None if cache is None else str(cache.resolve()),
     }
 
 

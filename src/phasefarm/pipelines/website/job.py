@@ -201,6 +201,7 @@ def build_llm_for(
         responders=(responders or offline_responders(settings)) if offline else None,
         max_tokens=meta.get("max_tokens"),
         max_cost=meta.get("max_cost"),
+        cache_dir=meta.get("cache_dir"),
     )
 
 
