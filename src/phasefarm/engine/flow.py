@@ -11,7 +11,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Required,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from phasefarm.engine.scheduler import NodeSpec, _topological
 from phasefarm.errors import GraphError
@@ -47,6 +56,30 @@ class TemplateOptions(TypedDict, total=False):
 class PhaseOptions(TemplateOptions, total=False):
     needs: Sequence[str]
     wave: int | None
+
+
+class RunOptions(TypedDict, total=False):
+    """Options of `Flow.start`, `run` and `run_sync` (see docs/engine.md)."""
+
+    mode: str  # "parallel" (default) | "waves" | "sequential"
+    services: Mapping[str, Any] | None  # injected by parameter name, never checkpointed
+    pools: Mapping[str, int] | None  # pool sizes for this run, over the flow's
+    store: RunStore | None  # checkpoint store; None: nothing is recorded
+    run_id: str | None
+    on_event: EventCallback | None
+    meta: Mapping[str, Any] | None  # stored with the run, for resume (CLI options)
+    max_running: int | None  # phases running at once, all pools together
+
+
+class ResumeOptions(TypedDict, total=False):
+    """Options of `Flow.resume` and `resume_sync`; `store` is required."""
+
+    store: Required[RunStore]
+    services: Mapping[str, Any] | None
+    retry_failed: bool
+    on_event: EventCallback | None
+    mode: str | None
+    pools: Mapping[str, int] | None
 
 
 @dataclass(frozen=True)
@@ -401,99 +434,34 @@ class Flow:
     # -- running --------------------------------------------------------------------------
 
     def start(
-        self,
-        inputs: Mapping[str, Any] | None = None,
-        *,
-        mode: str = "parallel",
-        services: Mapping[str, Any] | None = None,
-        pools: Mapping[str, int] | None = None,
-        store: RunStore | None = None,
-        run_id: str | None = None,
-        on_event: EventCallback | None = None,
-        meta: Mapping[str, Any] | None = None,
-        max_running: int | None = None,
+        self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunHandle:
         """Start a run in the running event loop and return its handle at once."""
         from phasefarm.engine.runner import Run, RunHandle
 
-        run = Run(
-            self,
-            inputs=dict(inputs or {}),
-            mode=mode,
-            services=dict(services or {}),
-            pools=dict(pools or {}),
-            store=store,
-            run_id=run_id,
-            on_event=on_event,
-            meta=dict(meta or {}),
-            max_running=max_running,
-        )
-        return RunHandle(run)
+        return RunHandle(Run.create(self, dict(inputs or {}), options))
 
     async def run(
-        self,
-        inputs: Mapping[str, Any] | None = None,
-        *,
-        mode: str = "parallel",
-        services: Mapping[str, Any] | None = None,
-        pools: Mapping[str, int] | None = None,
-        store: RunStore | None = None,
-        run_id: str | None = None,
-        on_event: EventCallback | None = None,
-        meta: Mapping[str, Any] | None = None,
-        max_running: int | None = None,
+        self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunResult:
         """Run every phase to a terminal state and return the result (allSettled)."""
-        handle = self.start(
-            inputs,
-            mode=mode,
-            services=services,
-            pools=pools,
-            store=store,
-            run_id=run_id,
-            on_event=on_event,
-            meta=meta,
-            max_running=max_running,
-        )
-        return await handle.result()
+        return await self.start(inputs, **options).result()
 
     def run_sync(
-        self,
-        inputs: Mapping[str, Any] | None = None,
-        **options: Any,
+        self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunResult:
         """`run()` in a fresh event loop; Ctrl-C cancels the run and returns its result."""
         from phasefarm.engine.runner import Run, run_blocking
 
         return run_blocking(lambda: Run.create(self, dict(inputs or {}), options))
 
-    async def resume(
-        self,
-        run_id: str,
-        *,
-        store: RunStore,
-        services: Mapping[str, Any] | None = None,
-        retry_failed: bool = False,
-        on_event: EventCallback | None = None,
-        mode: str | None = None,
-        pools: Mapping[str, int] | None = None,
-    ) -> RunResult:
+    async def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
         """Run again what did not finish in a stored run; finished phases are reused."""
         from phasefarm.engine.runner import Run, RunHandle
 
-        run = Run.for_resume(
-            self,
-            run_id,
-            store=store,
-            services=dict(services or {}),
-            retry_failed=retry_failed,
-            on_event=on_event,
-            mode=mode,
-            pools=dict(pools or {}),
-        )
-        return await RunHandle(run).result()
+        return await RunHandle(Run.for_resume(self, run_id, **options)).result()
 
-    def resume_sync(self, run_id: str, **options: Any) -> RunResult:
+    def resume_sync(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
         from phasefarm.engine.runner import Run, run_blocking
 
         return run_blocking(lambda: Run.for_resume(self, run_id, **options))

@@ -214,6 +214,7 @@ class Run:
 
     @classmethod
     def create(cls, flow: Flow, inputs: dict[str, Any], options: Mapping[str, Any]) -> Run:
+        """A fresh run from `Flow.start/run/run_sync`'s options (RunOptions)."""
         opts = dict(options)
         for name in ("services", "pools", "meta"):
             if opts.get(name) is not None:
