@@ -176,3 +176,55 @@ def test_cache_answers_a_second_run_without_model_calls(tmp_path: Path) -> None:
     for name in files:
         if name.name != "manifest.json":
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_force_refuses_symlinks_and_clashes_before_any_model_call(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for name, make in (
+        (".phasefarm-site.json.tmp", lambda p: p.symlink_to(outside / "pwned")),
+        ("images", lambda p: p.symlink_to(outside)),
+        ("index.html", lambda p: p.mkdir()),
+    ):
+        out = tmp_path / f"out-{name.strip('.')}"
+        out.mkdir()
+        make(out / name)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phasefarm",
+                "website",
+                "A bakery",
+                "--out",
+                str(out),
+                "--force",
+                "--time-scale",
+                "0",
+                "--store",
+                "memory:",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, (name, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert list(outside.iterdir()) == []
+
+
+def test_manifest_replaces_a_planted_link_instead_of_writing_through_it(tmp_path: Path) -> None:
+    from phasefarm.files import atomic_write
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    link = tmp_path / "out" / "manifest.json"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    atomic_write(link, b"new")
+    assert outside.read_text() == "keep"
+    assert not link.is_symlink() and link.read_bytes() == b"new"

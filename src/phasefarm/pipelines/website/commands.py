@@ -20,6 +20,22 @@ from phasefarm.pipelines.website.profile import WebsiteSettings
 __all__ = ["check_out", "print_plan", "website_meta"]
 
 
+def _check_reusable(out: Path) -> None:
+    """With --force the site goes into a folder that has things in it: refuse, before any
+    model call is paid for, what the site could not be written over safely."""
+    for entry in out.iterdir():
+        if entry.is_symlink():
+            raise UsageError(
+                f"--out {out} holds a symbolic link, {entry.name}: the site is never written "
+                "through links; remove it or choose another folder"
+            )
+    for name, want_dir in (("index.html", False), ("images", True), ("assets", True)):
+        entry = out / name
+        if entry.exists() and entry.is_dir() != want_dir:
+            kind = "a folder" if entry.is_dir() else "a file"
+            raise UsageError(f"--out {out}: {name} is {kind}, where the site writes its own")
+
+
 def check_out(out: Path, *, force: bool) -> Path:
     """The output folder as an absolute path; refused if it is not a folder, is not empty
     (unless `force`) or cannot be written. Nothing is left on disk by the check."""
@@ -34,6 +50,8 @@ def check_out(out: Path, *, force: bool) -> Path:
             raise UsageError(
                 f"--out {out} exists and is not empty: choose an empty folder or pass --force"
             )
+        if busy:
+            _check_reusable(out)
     # Folders made for the probe are removed again: bad input later (or a run that never
     # starts) leaves nothing behind; the run creates --out when it writes the site.
     absolute = out.absolute()

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel, ConfigDict
 
 from phasefarm.errors import BadOutput
+from phasefarm.files import atomic_write
 
 __all__ = [
     "DRAFT_PREFIX",
@@ -158,9 +159,7 @@ def publish(out: Path, draft: SiteDraft) -> SiteReport:
             stale.unlink()
             removed.append(relative)
     manifest = json.dumps({"files": sorted(draft.files), "sha256": draft.files}, indent=1)
-    tmp = out / f"{MANIFEST}.tmp"
-    tmp.write_text(manifest + "\n", encoding="utf-8")
-    os.replace(tmp, out / MANIFEST)
+    atomic_write(out / MANIFEST, (manifest + "\n").encode("utf-8"))
     shutil.rmtree(source, ignore_errors=True)
     files = sorted(draft.files)
     return SiteReport(
