@@ -228,3 +228,37 @@ def test_manifest_replaces_a_planted_link_instead_of_writing_through_it(tmp_path
     atomic_write(link, b"new")
     assert outside.read_text() == "keep"
     assert not link.is_symlink() and link.read_bytes() == b"new"
+
+
+def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        ["--cache", str(tmp_path / "afile" / "sub")],
+        ["--max-cost", "nan"],
+        ["--max-tokens", "-5"],
+        ["--time-scale", "inf"],
+    ]
+    for extra in cases:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phasefarm",
+                "website",
+                "A bakery",
+                "--out",
+                str(tmp_path / "out"),
+                "--store",
+                "memory:",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2, (extra, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from phasefarm.errors import UsageError
+from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
     from phasefarm.engine.events import Event
@@ -217,12 +218,13 @@ def demo(
         raise fail("the brief is empty: say what to write about")
     if not 1 <= sections <= 100:
         raise fail(f"--sections must be between 1 and 100, got {sections}")
-    if time_scale < 0:
-        raise fail(f"--time-scale must be >= 0, got {time_scale}")
+    check_non_negative("--time-scale", time_scale)
+    if out is not None and out.exists() and not out.is_dir():
+        raise fail(f"--out {out} exists and is not a folder")
     meta: dict[str, Any] = {
         "time_scale": time_scale,
         "sections": sections,
-        "out": str(out) if out else None,
+        "out": str(out.resolve()) if out else None,  # absolute: resume may run elsewhere
     }
     flow, services = prepare(meta)
     run_job(
@@ -316,10 +318,8 @@ def resume_command(
     from phasefarm.pipelines import load_job
     from phasefarm.store.url import open_store
 
-    if max_tokens is not None and max_tokens <= 0:
-        raise fail(f"--max-tokens must be positive, got {max_tokens}")
-    if max_cost is not None and max_cost <= 0:
-        raise fail(f"--max-cost must be positive, got {max_cost}")
+    check_cap("--max-tokens", max_tokens)
+    check_cap("--max-cost", max_cost)
     run_store = open_store(store, create=False)
     try:
         stored = run_store.load_run(run_id)
@@ -411,6 +411,7 @@ def bench_crash(
         raise fail(f"--trials must be at least 1, got {trials}")
     if max_kills < 1:
         raise fail(f"--max-kills must be at least 1, got {max_kills}")
+    check_non_negative("--time-scale", time_scale, most=1)
     if job is not None and job not in crash.available_jobs():
         raise fail(f"--job {job!r} is not available (have {', '.join(crash.available_jobs())})")
     report = crash.run_trials(
@@ -495,6 +496,7 @@ def plan_website(
     from phasefarm.pipelines.website.profile import WebsiteSettings
 
     settings = WebsiteSettings(pages=pages, images=images, image_pool=image_pool)
+    check_non_negative("--time-scale", time_scale)
     print_plan(settings, time_scale=time_scale, as_json=as_json)
 
 
@@ -510,6 +512,7 @@ def bench_ratelimit(
     """The shared limiter against a rate-limited fake server: limits known vs unknown."""
     from phasefarm.benchmarks import ratelimit
 
+    check_non_negative("--latency", latency)
     code = ratelimit.report(
         calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency, as_json=as_json
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from phasefarm.errors import BudgetExceeded, UsageError
+from phasefarm.errors import BudgetExceeded
+from phasefarm.options import check_cap
 
 __all__ = ["Budget", "UsageTotals"]
 
@@ -54,10 +55,8 @@ class Budget:
     """Run totals, totals per phase, and the optional caps."""
 
     def __init__(self, *, max_tokens: float | None = None, max_cost: float | None = None) -> None:
-        if max_tokens is not None and max_tokens <= 0:
-            raise UsageError(f"max_tokens must be positive, got {max_tokens}")
-        if max_cost is not None and max_cost <= 0:
-            raise UsageError(f"max_cost must be positive, got {max_cost}")
+        check_cap("max_tokens", max_tokens)
+        check_cap("max_cost", max_cost)
         self.max_tokens = max_tokens
         self.max_cost = max_cost
         self._lock = threading.Lock()  # phases may run plain functions in worker threads

@@ -15,6 +15,7 @@ from typing import Any
 from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
 from phasefarm.llm import PROVIDERS
+from phasefarm.options import check_cap, check_non_negative
 from phasefarm.pipelines.website.profile import WebsiteSettings
 
 __all__ = ["check_out", "print_plan", "website_meta"]
@@ -100,15 +101,15 @@ def website_meta(
         raise UsageError(f"unknown --mode {mode!r}: choose one of {', '.join(MODES)}")
     if provider not in PROVIDERS:
         raise UsageError(f"unknown --provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
-    if not 0 <= time_scale <= 100:
-        raise UsageError(f"--time-scale must be between 0 and 100, got {time_scale}")
-    if max_tokens is not None and max_tokens <= 0:
-        raise UsageError(f"--max-tokens must be positive, got {max_tokens}")
-    if max_cost is not None and max_cost <= 0:
-        raise UsageError(f"--max-cost must be positive, got {max_cost}")
+    check_non_negative("--time-scale", time_scale, most=100)
+    check_cap("--max-tokens", max_tokens)
+    check_cap("--max-cost", max_cost)
     WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
-    if cache is not None and cache.exists() and not cache.is_dir():
-        raise UsageError(f"--cache {cache} is a file, not a folder")
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--cache {cache} cannot be used: {exc.strerror or exc}") from None
     folder = check_out(out, force=force)
     return {
         "out": str(folder),
