@@ -150,3 +150,38 @@ def test_budget_rejects_nonsense_caps() -> None:
         Budget(max_tokens=0)
     with pytest.raises(UsageError):
         Budget(max_cost=-1)
+
+
+def test_cache_never_gives_one_providers_answers_to_another(fake_openai, tmp_path: Path) -> None:
+    server = fake_openai(keys=["sk-cache-0000000002"])
+    offline = build_llm("offline", model="fake-model", time_scale=0, cache_dir=str(tmp_path))
+    run(offline.structured(msgs("hello"), Out, task="s"))
+    run(offline.text(msgs("hello"), task="s"))
+    real = build_llm(
+        "openai",
+        api_keys=["sk-cache-0000000002"],
+        base_url=server.url,
+        model="fake-model",
+        cache_dir=str(tmp_path),
+    )
+    run(real.structured(msgs("hello"), Out, task="s"))
+    run(real.text(msgs("hello"), task="s"))
+    assert len(server.requests) == 2  # same model name, messages and schema: still asked
+    assert real.usage.cached == 0
+    other_seed = build_llm(
+        "offline", model="fake-model", time_scale=0, seed=1, cache_dir=str(tmp_path)
+    )
+    run(other_seed.text(msgs("hello"), task="s"))
+    assert other_seed.usage.cached == 0
+
+
+def test_provider_repr_hides_credentials_in_the_base_url() -> None:
+    llm = build_llm(
+        "openai",
+        api_keys=["sk-repr-0000000003"],
+        base_url="https://user:hunter2@example.invalid/v1",
+        model="m",
+    )
+    text = repr(llm.provider) + repr(llm)
+    assert "hunter2" not in text and "sk-repr" not in text
+    assert "user:***@example.invalid" in repr(llm.provider)

@@ -25,6 +25,7 @@ _VERSION = 1
 def cache_key(
     *,
     kind: str,
+    source: str,
     model: str,
     task: str,
     messages: Sequence[Message] = (),
@@ -35,6 +36,7 @@ def cache_key(
         {
             "v": _VERSION,
             "kind": kind,
+            "source": source,
             "model": model,
             "task": task,
             "messages": [dict(m) for m in messages],

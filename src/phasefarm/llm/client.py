@@ -122,6 +122,7 @@ class LLM:
         if self.cache is not None:
             key = cache_key(
                 kind="chat",
+                source=self.provider.cache_identity,
                 model=self.model,
                 task=task,
                 messages=messages,
@@ -176,7 +177,13 @@ class LLM:
         """The model's text answer."""
         key = None
         if self.cache is not None:
-            key = cache_key(kind="chat", model=self.model, task=task, messages=messages)
+            key = cache_key(
+                kind="chat",
+                source=self.provider.cache_identity,
+                model=self.model,
+                task=task,
+                messages=messages,
+            )
             hit = self.cache.get_text(key)
             if hit is not None:
                 self._account_cached(task)
@@ -194,6 +201,7 @@ class LLM:
         if self.cache is not None:
             key = cache_key(
                 kind="image",
+                source=self.provider.cache_identity,
                 model=self.provider.image_model,
                 task=task,
                 messages=[{"role": "user", "content": prompt}],

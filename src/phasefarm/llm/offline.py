@@ -105,6 +105,10 @@ class OfflineProvider:
         return "offline"
 
     @property
+    def cache_identity(self) -> str:
+        return f"offline/seed={self._seed}"
+
+    @property
     def model(self) -> str:
         return self._model
 

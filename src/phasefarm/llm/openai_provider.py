@@ -170,6 +170,16 @@ def _server_message(exc: openai.APIStatusError) -> str:
         return ""
 
 
+def _mask_userinfo(url: str | None) -> str | None:
+    """`https://user:secret@host/v1` -> `https://user:***@host/v1`: nothing secret in reprs."""
+    if url is None or "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    userinfo, _, host = rest.partition("@") if sep else ("", "", rest)
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if sep else url
+
+
 class OpenAIProvider:
     """One `AsyncOpenAI` client per key; the limiter chooses the key of each call."""
 
@@ -222,13 +232,17 @@ class OpenAIProvider:
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIProvider(model={self._model!r}, base_url={self._base_url!r}, "
+            f"OpenAIProvider(model={self._model!r}, base_url={_mask_userinfo(self._base_url)!r}, "
             f"keys={self._pool.ids})"
         )
 
     @property
     def name(self) -> str:
         return "openai"
+
+    @property
+    def cache_identity(self) -> str:
+        return f"openai/{self._base_url or 'default'}"  # hashed into the key, never stored
 
     @property
     def model(self) -> str:

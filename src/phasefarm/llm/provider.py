@@ -68,6 +68,12 @@ class Provider(Protocol):
     def name(self) -> str: ...
 
     @property
+    def cache_identity(self) -> str:
+        """Where answers come from (provider, server, seed): part of every cache key, so a
+        cached answer is only ever given back for the same source."""
+        ...
+
+    @property
     def model(self) -> str: ...
 
     @property
