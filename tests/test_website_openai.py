@@ -39,3 +39,46 @@ def test_website_over_the_openai_api(tmp_path: Path, monkeypatch: pytest.MonkeyP
     real_sizes = {(1536, 1024), (1024, 1024), (1024, 1536)}  # what the image API accepts
     assert {png_size(p.read_bytes()) for p in (out / "images").glob("*.png")} <= real_sizes
     assert result.usage.get("tokens", 0) > 0
+
+
+def test_cli_run_on_a_real_provider_reports_no_seed_seconds(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with FakeOpenAI(keys=["sk-cli-0000000004"]) as server:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-cli-0000000004", "OPENAI_BASE_URL": server.url}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phasefarm",
+                "website",
+                "A bakery",
+                "--out",
+                "site",
+                "--provider",
+                "openai",
+                "--model",
+                "fake-model",
+                "--pages",
+                "1",
+                "--images",
+                "1",
+                "--store",
+                "memory:",
+                "--json",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "succeeded" and summary["tokens"] > 0
+    assert summary["seed_elapsed_s"] is None  # wall time of a real model is not seed time
+    assert "sk-cli" not in done.stdout + done.stderr

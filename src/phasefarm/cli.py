@@ -143,6 +143,13 @@ def run_job(
     store = open_store(store_url)
     meta = {**meta, "job": job}
     reporter = _Progress(enabled=not as_json)
+
+    async def close_services() -> None:
+        for service in services.values():
+            close = getattr(service, "aclose", None)
+            if callable(close):
+                await close()
+
     try:
         with reporter:
             if resume:
@@ -155,7 +162,8 @@ def run_job(
                         services=services,
                         retry_failed=retry_failed,
                         on_event=reporter,
-                    )
+                    ),
+                    close_services,
                 )
             else:
                 result = run_blocking(
@@ -168,11 +176,15 @@ def run_job(
                         run_id=run_id,
                         on_event=reporter,
                         meta=meta,
-                    )
+                    ),
+                    close_services,
                 )
     finally:
         store.close()
-    time_scale = meta.get("time_scale")
+    # seed-seconds only mean something where phases sleep a seed profile: a real model's
+    # wall time divided by the scale would be a made-up number
+    offline = meta.get("provider", "offline") == "offline"
+    time_scale = meta.get("time_scale") if offline else None
     report = summary(result, time_scale=float(time_scale) if time_scale else None, out=out)
     counts = result.counts()
     if as_json:
@@ -184,7 +196,7 @@ def run_job(
             line += f" ({report['seed_elapsed_s']} seed-s)"
         if result.usage.get("tokens"):
             line += f", {report['tokens']} tokens, ${report['cost']:.4f}"
-            if meta.get("provider", "offline") == "offline":
+            if offline:
                 line += " (what a real model would charge; the offline provider spent nothing)"
         typer.echo(line)
         if out is not None and result.status == "succeeded":

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
@@ -881,14 +881,24 @@ class RunHandle:
             yield event
 
 
-def run_blocking(factory: Callable[[], Run]) -> RunResult:
-    """Run in a fresh event loop. Ctrl-C cancels the run cleanly and returns its result."""
+def run_blocking(
+    factory: Callable[[], Run],
+    cleanup: Callable[[], Awaitable[None]] | None = None,
+) -> RunResult:
+    """Run in a fresh event loop. Ctrl-C cancels the run cleanly and returns its result.
+
+    `cleanup` runs in the same loop after the run, whatever happened (e.g. closing the HTTP
+    clients of an LLM service, which belong to that loop)."""
     holder: list[Run] = []
 
     async def main() -> RunResult:
-        run = factory()
-        holder.append(run)
-        return await run.execute()
+        try:
+            run = factory()
+            holder.append(run)
+            return await run.execute()
+        finally:
+            if cleanup is not None:
+                await cleanup()
 
     try:
         return asyncio.run(main())
