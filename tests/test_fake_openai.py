@@ -177,3 +177,12 @@ def test_module_entry_point_prints_its_url() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_fake_server_refuses_to_listen_beyond_loopback() -> None:
+    import pytest
+
+    from phasefarm.testing.fake_openai import FakeOpenAI
+
+    with pytest.raises(ValueError, match="only listens on loopback"):
+        FakeOpenAI(host="0.0.0.0")

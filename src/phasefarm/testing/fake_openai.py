@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import ipaddress
 import json
 import math
 import random
@@ -129,6 +130,8 @@ class FakeOpenAI:
         self.json_schema_supported = json_schema_supported
         self.limit_headers = limit_headers
         self.retry_after_style = retry_after_style
+        if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+            raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
         self._port = port
         self._rng = random.Random(seed)
