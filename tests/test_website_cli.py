@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from phasefarm.cli import main
-from website_support import BRIEF, tree
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    captured = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
+from website_support import BRIEF, run_cli, tree
 
 
 def website(out: Path, store: Path, *extra: str) -> list[str]:
@@ -135,53 +127,29 @@ def test_a_stopped_run_resumes_to_the_same_site(
     assert tree(out) == tree(fresh)
 
 
-def test_cache_answers_a_second_run_without_model_calls(tmp_path: Path) -> None:
-    import json
-    import subprocess
-    import sys
+def test_cache_answers_a_second_run_without_model_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
 
-    def run(out: str) -> dict:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phasefarm",
-                "website",
-                "A tea shop in Porto",
-                "--out",
-                out,
-                "--time-scale",
-                "0",
-                "--cache",
-                "cache",
-                "--json",
-                "--store",
-                "memory:",
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+    def build(out: str) -> dict[str, Any]:
+        argv = ["website", "A tea shop in Porto", "--out", out, "--time-scale", "0"]
+        code, stdout, stderr = run_cli(
+            [*argv, "--cache", "cache", "--json", "--store", "memory:"], capsys
         )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        assert code == 0, stderr
+        summary: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        return summary
 
-    first, second = run("a"), run("b")
+    first, second = build("a"), build("b")
     assert first["tokens"] > 0
     assert second["tokens"] == 0  # every call answered from the cache: nothing spent
-    files = sorted(
-        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
-    )
-    for name in files:
-        if name.name != "manifest.json":
-            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")  # the cached answers give the same site
 
 
-def test_force_refuses_symlinks_and_clashes_before_any_model_call(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_force_refuses_symlinks_and_clashes_before_any_model_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     for name, make in (
@@ -192,28 +160,10 @@ def test_force_refuses_symlinks_and_clashes_before_any_model_call(tmp_path: Path
         out = tmp_path / f"out-{name.strip('.')}"
         out.mkdir()
         make(out / name)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phasefarm",
-                "website",
-                "A bakery",
-                "--out",
-                str(out),
-                "--force",
-                "--time-scale",
-                "0",
-                "--store",
-                "memory:",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 2, (name, done.stderr)
-        assert len(done.stderr.strip().splitlines()) == 1
+        argv = ["website", "A bakery", "--out", str(out), "--force", "--time-scale", "0"]
+        code, _, stderr = run_cli([*argv, "--store", "memory:"], capsys)
+        assert code == 2, (name, stderr)
+        assert len(stderr.strip().splitlines()) == 1
         assert list(outside.iterdir()) == []
 
 
@@ -230,10 +180,9 @@ def test_manifest_replaces_a_planted_link_instead_of_writing_through_it(tmp_path
     assert not link.is_symlink() and link.read_bytes() == b"new"
 
 
-def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "afile").write_text("x")
     cases = [
         ["--cache", str(tmp_path / "afile" / "sub")],
@@ -242,23 +191,7 @@ def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(tmp_path: Path) 
         ["--time-scale", "inf"],
     ]
     for extra in cases:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phasefarm",
-                "website",
-                "A bakery",
-                "--out",
-                str(tmp_path / "out"),
-                "--store",
-                "memory:",
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 2, (extra, done.stderr)
-        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        argv = ["website", "A bakery", "--out", str(tmp_path / "out"), "--store", "memory:"]
+        code, _, stderr = run_cli([*argv, *extra], capsys)
+        assert code == 2, (extra, stderr)
+        assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr

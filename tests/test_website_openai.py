@@ -7,6 +7,7 @@ other), so this also shows the job turns any schema-valid answers into a sound s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from phasefarm.pipelines.website.checks import check_site
 from phasefarm.pipelines.website.steps import png_size
 from phasefarm.testing.fake_openai import FakeOpenAI
-from website_support import build_flow_and_services, failures
+from website_support import build_flow_and_services, failures, run_cli
 
 
 def test_website_over_the_openai_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,25 +42,16 @@ def test_website_over_the_openai_api(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert result.usage.get("tokens", 0) > 0
 
 
-def test_cli_run_on_a_real_provider_reports_no_seed_seconds(tmp_path: Path) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
-
+def test_cli_run_on_a_real_provider_reports_no_seed_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with FakeOpenAI(keys=["sk-cli-0000000004"]) as server:
-        env = {**os.environ, "OPENAI_API_KEY": "sk-cli-0000000004", "OPENAI_BASE_URL": server.url}
-        done = subprocess.run(
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-0000000004")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["website", "A bakery", "--out", str(tmp_path / "site"), "--provider", "openai"]
+        code, stdout, stderr = run_cli(
             [
-                sys.executable,
-                "-m",
-                "phasefarm",
-                "website",
-                "A bakery",
-                "--out",
-                "site",
-                "--provider",
-                "openai",
+                *argv,
                 "--model",
                 "fake-model",
                 "--pages",
@@ -70,15 +62,10 @@ def test_cli_run_on_a_real_provider_reports_no_seed_seconds(tmp_path: Path) -> N
                 "memory:",
                 "--json",
             ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            capsys,
         )
-    assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["status"] == "succeeded" and summary["tokens"] > 0
     assert summary["seed_elapsed_s"] is None  # wall time of a real model is not seed time
-    assert "sk-cli" not in done.stdout + done.stderr
+    assert "sk-cli" not in stdout + stderr

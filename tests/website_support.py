@@ -6,11 +6,23 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from phasefarm import RunResult
+from phasefarm.cli import main
 from phasefarm.llm import Responder
 from phasefarm.pipelines.website.job import build_flow, build_services
 
 BRIEF = "A sourdough bakery in Lisbon called Massa Mãe, with a small cafe and weekend workshops"
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`phasefarm ARGV` in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    captured = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 def build_site(
