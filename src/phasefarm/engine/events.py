@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 __all__ = [
+    "EVENT_CLASSES",
     "Event",
     "PhaseAdded",
     "PhaseCancelled",
@@ -22,7 +23,6 @@ __all__ = [
     "Progress",
     "RunFinished",
     "RunStarted",
-    "event_class",
 ]
 
 
@@ -115,7 +115,8 @@ class Progress(Event):
     __slots__ = ()
 
 
-_CLASSES: dict[str, type[Event]] = {
+# kind -> the class of its events; other kinds (custom ones) are plain Event
+EVENT_CLASSES: dict[str, type[Event]] = {
     "run.started": RunStarted,
     "run.finished": RunFinished,
     "phase.added": PhaseAdded,
@@ -127,7 +128,3 @@ _CLASSES: dict[str, type[Event]] = {
     "phase.retrying": PhaseRetrying,
     "progress": Progress,
 }
-
-
-def event_class(kind: str) -> type[Event]:
-    return _CLASSES.get(kind, Event)

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from phasefarm.engine.events import _CLASSES as _EVENT_CLASSES
-from phasefarm.engine.events import Event
+from phasefarm.engine.events import EVENT_CLASSES, Event
 from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.result import PhaseRecord, RunResult
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
@@ -813,7 +812,7 @@ class Run:
 
     def _emit(self, kind: str, phase: str | None, data: dict[str, Any]) -> None:
         event = tuple.__new__(
-            _EVENT_CLASSES.get(kind, Event),
+            EVENT_CLASSES.get(kind, Event),
             (self._seq, time.perf_counter() - self._t0, kind, self.run_id, phase, data),
         )
         self._seq += 1
