@@ -150,35 +150,31 @@ def run_job(
             if callable(close):
                 await close()
 
+    def make_run() -> Run:
+        if resume:
+            assert run_id is not None
+            return Run.for_resume(
+                flow,
+                run_id,
+                store=store,
+                services=services,
+                retry_failed=retry_failed,
+                on_event=reporter,
+            )
+        return Run(
+            flow,
+            inputs=inputs,
+            mode=mode,
+            services=services,
+            store=store,
+            run_id=run_id,
+            on_event=reporter,
+            meta=meta,
+        )
+
     try:
         with reporter:
-            if resume:
-                assert run_id is not None
-                result = run_blocking(
-                    lambda: Run.for_resume(
-                        flow,
-                        run_id,
-                        store=store,
-                        services=services,
-                        retry_failed=retry_failed,
-                        on_event=reporter,
-                    ),
-                    close_services,
-                )
-            else:
-                result = run_blocking(
-                    lambda: Run(
-                        flow,
-                        inputs=inputs,
-                        mode=mode,
-                        services=services,
-                        store=store,
-                        run_id=run_id,
-                        on_event=reporter,
-                        meta=meta,
-                    ),
-                    close_services,
-                )
+            result = run_blocking(make_run, close_services)
     finally:
         store.close()
     # seed-seconds only mean something where phases sleep a seed profile: a real model's
