@@ -105,12 +105,12 @@ def website_meta(
     check_cap("--max-tokens", max_tokens)
     check_cap("--max-cost", max_cost)
     WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
-    if cache is not None:
+    folder = check_out(out, force=force)
+    if cache is not None:  # after --out: a refused run leaves no new folder behind
         try:
             cache.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--cache {cache} cannot be used: {exc.strerror or exc}") from None
-    folder = check_out(out, force=force)
     return {
         "out": str(folder),
         "pages": pages,
