@@ -35,5 +35,5 @@ def llm_events() -> _abc.Iterator[list[tuple[str, dict[str, _Any]]]]:
     from phasefarm.scope import Scope, phase_scope
 
     events: list[tuple[str, dict[str, _Any]]] = []
-    with phase_scope(Scope("run-test", "phase-under-test", lambda k, d: events.append((k, d)))):
+    with phase_scope(Scope("run-test", "phase-under-test", lambda _p, k, d: events.append((k, d)))):
         yield events

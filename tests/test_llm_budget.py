@@ -84,7 +84,7 @@ def test_usage_events_and_per_phase_totals() -> None:
     llm = build_llm("offline", time_scale=0)
 
     async def phase(name: str, calls: int) -> None:
-        sink = lambda kind, data, name=name: events.append((name, kind, data))  # noqa: E731
+        sink = lambda phase, kind, data: events.append((phase, kind, data))  # noqa: E731
         with phase_scope(Scope("run-1", name, sink)):
             for i in range(calls):
                 await llm.structured(msgs(f"{name} {i}"), Out, task="section")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 __all__ = ["Scope", "current_scope", "emit", "phase_scope"]
 
-EventSink = Callable[[str, dict[str, Any]], None]
+EventSink = Callable[[str, str, dict[str, Any]], None]  # (phase, kind, data)
 
 
 class Scope(NamedTuple):
@@ -22,7 +22,7 @@ class Scope(NamedTuple):
 
     run_id: str
     phase: str  # the phase key, e.g. "images[3]"
-    sink: EventSink
+    sink: EventSink  # one per run: the phase is passed in, so a scope costs no closure
 
 
 _current: ContextVar[Scope | None] = ContextVar("phasefarm_scope", default=None)
@@ -41,7 +41,7 @@ def emit(kind: str, **data: Any) -> None:
     """
     scope = _current.get()
     if scope is not None:
-        scope.sink(kind, data)
+        scope.sink(scope.phase, kind, data)
 
 
 @contextmanager

@@ -8,7 +8,8 @@ fields; custom kinds sent by phases (`usage`, `limiter.wait`, ...) are plain `Ev
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, overload
 
 __all__ = [
     "EVENT_CLASSES",
@@ -23,6 +24,7 @@ __all__ = [
     "Progress",
     "RunFinished",
     "RunStarted",
+    "Timeline",
 ]
 
 
@@ -128,3 +130,50 @@ EVENT_CLASSES: dict[str, type[Event]] = {
     "phase.retrying": PhaseRetrying,
     "progress": Progress,
 }
+
+
+class Timeline(Sequence[Event]):
+    """A run's events in order.
+
+    The runner appends each event as four items to `flat` (t, kind, phase, data): a run emits
+    three events per phase, and a tuple per event was a measurable part of the engine's
+    overhead (README, `phasefarm bench overhead`). `Event`s are made when read, once each.
+    """
+
+    __slots__ = ("_events", "first_seq", "flat", "run_id")
+
+    def __init__(self, run_id: str, first_seq: int = 0) -> None:
+        self.run_id = run_id
+        self.first_seq = first_seq  # seq of the first event (a resumed run goes on counting)
+        self.flat: list[Any] = []
+        self._events: list[Event] = []
+
+    def __len__(self) -> int:
+        return len(self.flat) >> 2
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        return self._built()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._built())
+
+    def __repr__(self) -> str:
+        return f"<Timeline {self.run_id}: {len(self)} events>"
+
+    def _built(self) -> list[Event]:
+        events, flat = self._events, self.flat
+        for j in range(len(events), len(flat) >> 2):
+            t, kind, phase, data = flat[4 * j : 4 * j + 4]
+            events.append(
+                tuple.__new__(
+                    EVENT_CLASSES.get(kind, Event),
+                    (self.first_seq + j, t, kind, self.run_id, phase, data),
+                )
+            )
+        return events

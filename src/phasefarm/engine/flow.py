@@ -9,7 +9,7 @@ the flow is planned or run, because inputs and services are only known then.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import (
     TYPE_CHECKING,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["Flow", "PhaseDef"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 Kind = Literal["phase", "map", "template"]
 
 # parameter names the engine fills itself
@@ -189,6 +190,7 @@ class Flow:
         self.phases: dict[str, PhaseDef] = {}
         self.templates: dict[str, PhaseDef] = {}
         self._referenced: set[str] = set()  # names that defined phases depend on or ask for
+        self._cache: dict[Hashable, Any] = {}  # see cached()
 
     # -- defining -------------------------------------------------------------------------
 
@@ -313,6 +315,7 @@ class Flow:
             if spec.name in self.templates or spec.name in self.phases:
                 raise GraphError(f"duplicate phase name {spec.name!r} in flow {self.name!r}")
             self.templates[spec.name] = spec
+            self._cache.clear()
             return func
 
         return decorate(fn) if fn is not None else decorate
@@ -369,6 +372,7 @@ class Flow:
         if spec.name in self.phases or spec.name in self.templates:
             raise GraphError(f"duplicate phase name {spec.name!r} in flow {self.name!r}")
         self.phases[spec.name] = spec
+        self._cache.clear()
         # A new phase closes a cycle only if an earlier phase already named it (or it names
         # itself); only then is the whole defined graph checked, so defining stays linear.
         own = spec.deps(self.phases)
@@ -381,6 +385,19 @@ class Flow:
             _topological(edges, ())
         self._referenced.update(own)
         self._referenced.update(spec.params)
+
+    def cached(self, key: Hashable, build: Callable[[], T], *, limit: int = 8) -> T:
+        """A value derived from the phases as defined now (the engine's compiled graphs):
+        built on first use of `key`, dropped when a phase or template is added. At most
+        `limit` values are kept; past that the oldest goes."""
+        try:
+            value: T = self._cache[key]
+        except KeyError:
+            value = build()
+            if len(self._cache) >= limit:
+                del self._cache[next(iter(self._cache))]
+            self._cache[key] = value
+        return value
 
     # -- checking -------------------------------------------------------------------------
 

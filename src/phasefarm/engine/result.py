@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,7 @@ class RunResult:
     status: str  # succeeded | failed | cancelled
     phases: dict[str, PhaseRecord]
     outputs: dict[str, Any]
-    timeline: list[Event]
+    timeline: Sequence[Event]
     usage: dict[str, float]
     elapsed_s: float  # first phase start to last phase end, in this execution
     stop_reason: str | None = None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from phasefarm.engine.events import EVENT_CLASSES, Event
+from phasefarm.engine.events import Event, Timeline
 from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.result import PhaseRecord, RunResult
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
@@ -48,28 +48,25 @@ _PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "canc
 # Event data for the common cases, shared by every such event (event data is read-only):
 # a dict per event would be a measurable part of the per-phase overhead.
 _SUCCEEDED_FIRST_TIME: dict[str, Any] = {"attempts": 1, "error": None, "restored": False}
-_FIRST_ATTEMPT: dict[str, dict[str, Any]] = {}
-
-
-def _first_attempt(pool: str) -> dict[str, Any]:
-    data = _FIRST_ATTEMPT.get(pool)
-    if data is None:
-        data = _FIRST_ATTEMPT[pool] = {"attempt": 1, "pool": pool}
-    return data
+_NO_ARGS: dict[str, Any] = {}  # never mutated
+_MAX_COMPILED = 8  # compiled graphs kept per flow (one per mode, pools, inputs... seen)
 
 
 @dataclass(slots=True, eq=False)
 class _Bound:
-    """A phase as it runs: its definition, its key and the values bound to it."""
+    """A phase as it runs: its definition, its key and how its parameters are filled.
+
+    Not changed once built, so the bindings of a flow's static phases are compiled once and
+    shared by its runs (see `_compile`)."""
 
     key: str
     spec: PhaseDef
     kind: str  # "phase" | "map" | "item" | "template"
     deps: tuple[str, ...]
     args: dict[str, Any] = field(default_factory=dict)
-    item_keys: list[str] | None = None  # map: keys of its items once expanded
     binding: list[tuple[str, str]] = field(default_factory=list)  # (param, source)
     fast: bool = False  # set once the binding is known: see is_fast()
+    started: dict[str, Any] = field(default_factory=dict)  # data of its first phase.started
 
     @property
     def wants_ctx(self) -> bool:
@@ -93,7 +90,7 @@ class PhaseContext:
 
     def emit(self, kind: str, **data: Any) -> None:
         """Send a custom event; numeric fields of "usage" events are summed per phase."""
-        self._run._sink_for(self.key)(kind, data)
+        self._run._sink(self.key, kind, data)
 
     def add_phase(
         self,
@@ -165,16 +162,34 @@ class Run:
         self._callbacks: list[EventCallback] = [on_event] if on_event else []
         self._subscribers: list[asyncio.Queue[Event | None]] = []
         self.pools: dict[str, int | None] = {**flow.pools, **(pools or {})}
-        self.scheduler = Scheduler(self.pools, mode, max_running)
-        self.bound: dict[str, _Bound] = {}
-        self.records: dict[str, PhaseRecord] = {}
+        compiled = flow.cached(
+            (
+                "run",
+                mode,
+                tuple(sorted(self.pools.items())),
+                max_running,
+                frozenset(inputs),
+                frozenset(services),
+            ),
+            partial(_compile, flow, self.pools, mode, max_running, inputs, services),
+            limit=_MAX_COMPILED,
+        )
+        self.scheduler: Scheduler = compiled[0].copy()
+        self.bound: dict[str, _Bound] = dict(compiled[1])
+        self.records: dict[str, PhaseRecord] = {key: PhaseRecord(key) for key in self.bound}
+        self._items: dict[str, list[str]] = {}  # map -> keys of its items once expanded
         self.outputs: dict[str, Any] = {}
-        self.timeline: list[Event] = []
+        # unique across executions of one run
+        self.timeline = Timeline(self.run_id, 0 if stored is None else stored.last_seq + 1)
+        self._flat = self.timeline.flat  # see _emit
         self.usage: dict[str, float] = {}
         self.result: RunResult | None = None
-        self._unsaved_events: list[Event] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._seq = 0 if stored is None else stored.last_seq + 1  # unique across executions
+        self._flushed = 0  # events already in the store
+        self._sink_method = self._sink  # bound once: every phase's Scope holds it
+        # whether anything reads events as they happen (else _emit only appends them)
+        self._listening = bool(self._callbacks) or store is not None
+        # phase key -> its task; a task removes itself once it has recorded its outcome
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._t0 = time.perf_counter()
         self._stop_reason: str | None = None
         self._cancelled = False
@@ -185,18 +200,6 @@ class Run:
         self._adds: dict[str, int] = {}
         self._active = 0  # phase tasks started and not yet completed
         self._store_error: Exception | None = None  # the store failed: stop writing to it
-
-        nodes: list[NodeSpec] = []
-        for spec in flow.phases.values():
-            node = spec.node(flow.phases)
-            bound = _Bound(spec.name, spec, spec.kind, node.deps)
-            if spec.params:
-                bound.binding = self._binding(spec, node.deps, {})
-            bound.fast = bound.is_fast()
-            self.bound[spec.name] = bound
-            self.records[spec.name] = PhaseRecord(spec.name)
-            nodes.append(node)
-        self.scheduler.add(nodes)
         if stored is not None:
             for added in stored.added:
                 self._add_phase(
@@ -250,29 +253,10 @@ class Run:
             retry_failed=retry_failed,
         )
 
-    def _binding(
-        self, spec: PhaseDef, deps: Sequence[str], args: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        binding: list[tuple[str, str]] = []
-        for param in spec.params:
-            if param == CONTEXT_PARAM:
-                binding.append((param, "ctx"))
-            elif param in args or (spec.kind == "map" and param in ("item", "index")):
-                binding.append((param, "arg"))
-            elif param in deps:
-                binding.append((param, "output"))
-            elif param in self.inputs:
-                binding.append((param, "input"))
-            elif param in self.services:
-                binding.append((param, "service"))
-            elif param in spec.defaults:
-                continue
-            else:
-                raise GraphError(
-                    f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
-                    "or argument"
-                )
-        return binding
+    def _bind(
+        self, key: str, spec: PhaseDef, kind: str, deps: tuple[str, ...], args: dict[str, Any]
+    ) -> _Bound:
+        return _bind(key, spec, kind, deps, args, self.inputs, self.services)
 
     # -- running --------------------------------------------------------------------------
 
@@ -303,7 +287,7 @@ class Run:
                 # task); cancel() via the handle has already set its own reason
                 self.cancel("interrupted")
                 while self._tasks:
-                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                    await asyncio.gather(*self._tasks.values(), return_exceptions=True)
                 self._finalize()
                 raise
             result = self._finalize()
@@ -332,8 +316,11 @@ class Run:
         self._cancelled = True
         self._stop_reason = self._stop_reason or reason
         self._stop_scheduler(reason)
-        for task in list(self._tasks):
+        for task in list(self._tasks.values()):
             task.cancel()
+            # a task cancelled before its first step never runs its body, so it cannot
+            # record its outcome: this callback does it instead
+            task.add_done_callback(self._cancelled_done)
         self._check_finished()
 
     def _request_stop(self, reason: str) -> None:
@@ -353,57 +340,66 @@ class Run:
             return
         self._pumping = True
         try:
-            scheduler = self.scheduler
-            while (key := scheduler.next_ready()) is not None:
-                bound = self.bound[key]
+            next_ready = self.scheduler.next_ready
+            bounds = self.bound
+            restoring = self._stored is not None
+            while (key := next_ready()) is not None:
+                bound = bounds[key]
                 if bound.kind == "map":
                     self._advance_map(bound)
-                elif self._stored is not None and self._restore(bound):
+                elif restoring and self._restore(bound):
                     continue
                 elif bound.fast:
                     self._start_fast(bound)
                 else:
-                    task = self._loop.create_task(self._execute(bound), name=key)
                     self._active += 1
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._tasks[key] = self._loop.create_task(self._execute(bound), name=key)
         finally:
             self._pumping = False
 
+    def _cancelled_done(self, task: asyncio.Task[Any]) -> None:
+        key = task.get_name()
+        if self._tasks.pop(key, None) is not None:
+            self._active -= 1
+            self._complete(key, "cancelled", None, self._stop_reason or "cancelled")
+
     def _start_fast(self, bound: _Bound) -> None:
-        """The common case, kept lean: the phase's own coroutine is the task, and its
-        completion callback records the outcome (no wrapper coroutine, no retry loop)."""
+        """The common case, kept lean: no retry loop, no timeout, no context object; the
+        task records its own outcome as soon as the body returns (no done callback, which
+        would cost a turn of the event loop per phase)."""
         key = bound.key
-        self.records[key].started = time.perf_counter() - self._t0
-        self.records[key].attempts = 1
-        self._emit("phase.started", key, _first_attempt(bound.spec.pool))
+        record = self.records[key]
+        record.started = time.perf_counter() - self._t0
+        record.attempts = 1
+        self._emit("phase.started", key, bound.started)
         context = copy_context()
-        context.run(_SCOPE.set, tuple.__new__(Scope, (self.run_id, key, partial(self._sink, key))))
+        context.run(_SCOPE.set, tuple.__new__(Scope, (self.run_id, key, self._sink_method)))
         try:
             coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
         except Exception as exc:  # raised before the first await, e.g. a TypeError
             self._complete(key, "failed", None, _describe(exc))
             return
-        task = self._loop.create_task(coro, name=key, context=context)
         self._active += 1
-        self._tasks.add(task)
-        task.add_done_callback(self._fast_done)
+        self._tasks[key] = self._loop.create_task(
+            self._run_fast(key, coro), name=key, context=context
+        )
 
-    def _fast_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        self._active -= 1
-        key = task.get_name()
-        if task.cancelled():
-            self._complete(key, "cancelled", None, self._stop_reason or "cancelled")
-            return
-        exc = task.exception()
-        if exc is None:
-            self._complete(key, "succeeded", task.result(), None)
-        elif isinstance(exc, RunStopped):
+    async def _run_fast(self, key: str, body: Awaitable[Any]) -> None:
+        error: str | None
+        try:
+            output = await body
+        except asyncio.CancelledError:
+            status, output, error = "cancelled", None, self._stop_reason or "cancelled"
+        except RunStopped as exc:
             self._request_stop(str(exc))
-            self._complete(key, "cancelled", None, _describe(exc))
+            status, output, error = "cancelled", None, _describe(exc)
+        except Exception as exc:
+            status, output, error = "failed", None, _describe(exc)
         else:
-            self._complete(key, "failed", None, _describe(exc))
+            status, error = "succeeded", None
+        del self._tasks[key]
+        self._active -= 1
+        self._complete(key, status, output, error)
 
     async def _execute(self, bound: _Bound) -> None:
         spec = bound.spec
@@ -415,7 +411,7 @@ class Run:
         attempt = 0
         # Each phase runs in its own task, whose context is a private copy: setting the scope
         # here needs no reset, and it follows the body into awaits and worker threads.
-        _SCOPE.set(Scope(self.run_id, key, partial(self._sink, key)))
+        _SCOPE.set(Scope(self.run_id, key, self._sink))
         try:
             kwargs = self._kwargs(bound, ctx) if bound.binding else {}
             while True:
@@ -453,6 +449,7 @@ class Run:
             status, error = "cancelled", self._stop_reason or "cancelled"
         except GraphError as exc:  # a binding that cannot be filled
             status, error = "failed", _describe(exc)
+        del self._tasks[key]
         self._active -= 1
         self._complete(key, status, output, error)
 
@@ -498,7 +495,8 @@ class Run:
         key = bound.key
         spec = bound.spec
         record = self.records[key]
-        if bound.item_keys is None:
+        item_keys = self._items.get(key)
+        if item_keys is None:
             record.started = self._now()
             record.attempts = 1
             blocked = [d for d in bound.deps if self.records[d].status != "succeeded"]
@@ -516,16 +514,12 @@ class Run:
             except Exception as exc:
                 self._complete(key, "failed", None, _describe(exc))
                 return
-            bound.item_keys = [f"{key}[{i}]" for i in range(len(items))]
+            item_keys = self._items[key] = [f"{key}[{i}]" for i in range(len(items))]
             level = self.scheduler.level(key)
             nodes = []
-            for index, (item_key, item) in enumerate(zip(bound.item_keys, items, strict=True)):
-                item_bound = _Bound(
-                    item_key, spec, "item", bound.deps, {"item": item, "index": index}
-                )
-                item_bound.binding = self._binding(spec, bound.deps, item_bound.args)
-                item_bound.fast = item_bound.is_fast()
-                self.bound[item_key] = item_bound
+            for index, (item_key, item) in enumerate(zip(item_keys, items, strict=True)):
+                args = {"item": item, "index": index}
+                self.bound[item_key] = self._bind(item_key, spec, "item", bound.deps, args)
                 self.records[item_key] = PhaseRecord(item_key)
                 nodes.append(
                     NodeSpec(
@@ -533,11 +527,11 @@ class Run:
                     )
                 )
             self.scheduler.add(nodes)
-            self.scheduler.defer(key, bound.item_keys)
-            self._emit("phase.started", key, {"attempt": 1, "items": len(bound.item_keys)})
+            self.scheduler.defer(key, item_keys)
+            self._emit("phase.started", key, {"attempt": 1, "items": len(item_keys)})
             return
-        results = [self.outputs.get(k) for k in bound.item_keys]
-        failed = [k for k in bound.item_keys if self.records[k].status != "succeeded"]
+        results = [self.outputs.get(k) for k in item_keys]
+        failed = [k for k in item_keys if self.records[k].status != "succeeded"]
         if failed and not spec.partial:
             self._complete(key, "skipped", None, f"items did not succeed: {', '.join(failed)}")
         else:
@@ -594,10 +588,10 @@ class Run:
         for param in spec.params:
             if param in self.flow.phases and param not in args and param not in deps:
                 deps.append(param)
-        bound = _Bound(key, spec, "template", tuple(deps), args)
-        bound.binding = self._binding(spec, bound.deps, args)
-        bound.fast = bound.is_fast()
-        self.scheduler.add([NodeSpec(key, bound.deps, spec.pool, spec.priority, spec.estimate)])
+        bound = self._bind(key, spec, "template", tuple(deps), args)
+        settled = self.scheduler.add(
+            [NodeSpec(key, bound.deps, spec.pool, spec.priority, spec.estimate)]
+        )
         self.bound[key] = bound
         self.records[key] = PhaseRecord(key)
         if persist and self.store is not None:
@@ -610,9 +604,14 @@ class Run:
         self._emit(
             "phase.added", key, {"deps": list(bound.deps), "pool": spec.pool, "added_by": adder}
         )
-        if self.scheduler.state(key) == "cancelled":
-            self._settle_record(key, "cancelled", self._stop_reason or "run stopped")
-        elif persist:
+        for settled_key, status in settled:  # stopped, or a dependency had already ended badly
+            if self.scheduler.stopped:
+                reason = self._stop_reason or "run stopped"
+            else:
+                ended = [d for d in bound.deps if self.records[d].status in ("failed", "skipped")]
+                reason = f"{ended[0]} {self.records[ended[0]].status}" if ended else "cancelled"
+            self._settle_record(settled_key, status, reason)
+        if not settled and persist:
             self._pump()
         return key
 
@@ -677,17 +676,19 @@ class Run:
         else:
             data = {"attempts": record.attempts, "error": error, "restored": restored}
         self._emit(_PHASE_KIND[status], key, data)
-        for settled_key, settled_status in self.scheduler.finish(key, status):
+        scheduler = self.scheduler
+        for settled_key, settled_status in scheduler.finish(key, status):
             reason = (
                 f"{key} {status}"
                 if settled_status == "skipped"
                 else (self._stop_reason or f"{key} cancelled")
             )
             self._settle_record(settled_key, settled_status, reason)
-        self._emit_progress()
-        if not self._cancelled and self.scheduler.has_ready:
+        self._emit("progress", None, {"done": scheduler.done_count, "total": scheduler.total})
+        if scheduler.has_ready and not self._cancelled:
             self._pump()
-        self._check_finished()
+        if not self._active:
+            self._check_finished()
 
     def _settle_record(self, key: str, status: str, reason: str) -> None:
         """A phase that never ran: skipped (a dependency failed) or cancelled."""
@@ -737,13 +738,11 @@ class Run:
         self._flush_events()
 
     def _flush_events(self) -> None:
-        if self.store is not None and self._unsaved_events:
-            events, self._unsaved_events = self._unsaved_events, []
+        end = len(self.timeline)
+        if self.store is not None and end > self._flushed:
+            events = self.timeline[self._flushed : end]
+            self._flushed = end
             self.store.append_events(self.run_id, [e.to_dict() for e in events])
-
-    def _emit_progress(self) -> None:
-        scheduler = self.scheduler
-        self._emit("progress", None, {"done": scheduler.done_count, "total": scheduler.total})
 
     def _check_finished(self) -> None:
         if (
@@ -811,14 +810,13 @@ class Run:
         return time.perf_counter() - self._t0
 
     def _emit(self, kind: str, phase: str | None, data: dict[str, Any]) -> None:
-        event = tuple.__new__(
-            EVENT_CLASSES.get(kind, Event),
-            (self._seq, time.perf_counter() - self._t0, kind, self.run_id, phase, data),
-        )
-        self._seq += 1
-        self.timeline.append(event)
-        if self.store is not None:
-            self._unsaved_events.append(event)
+        self._flat += (time.perf_counter() - self._t0, kind, phase, data)
+        if self._listening:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Give the newest event to callbacks and subscribers (the store takes it later)."""
+        event = self.timeline[-1]
         for callback in self._callbacks:
             try:
                 callback(event)
@@ -826,9 +824,6 @@ class Run:
                 warnings.warn(f"event callback failed: {exc!r}", RuntimeWarning, stacklevel=1)
         for queue in self._subscribers:
             queue.put_nowait(event)
-
-    def _sink_for(self, key: str) -> Callable[[str, dict[str, Any]], None]:
-        return partial(self._sink, key)
 
     def _sink(self, key: str, kind: str, data: dict[str, Any]) -> None:
         """Custom events from inside a phase; may be called from a worker thread."""
@@ -851,6 +846,7 @@ class Run:
             queue.put_nowait(None)
         else:
             self._subscribers.append(queue)
+            self._listening = True
         return queue
 
 
@@ -905,6 +901,64 @@ def run_blocking(
         if holder and holder[0].result is not None:
             return holder[0].result
         raise
+
+
+def _compile(
+    flow: Flow,
+    pools: dict[str, int | None],
+    mode: str,
+    max_running: int | None,
+    inputs: Mapping[str, Any],
+    services: Mapping[str, Any],
+) -> tuple[Scheduler, dict[str, _Bound]]:
+    """A flow's static phases as a fresh run starts them: the scheduler in its initial state
+    and every phase's binding. Built once per flow, mode, pools and input names; each run
+    copies it (`Scheduler.copy()` is a few list copies, where building is a graph walk)."""
+    scheduler = Scheduler(pools, mode, max_running)
+    nodes: list[NodeSpec] = []
+    bounds: dict[str, _Bound] = {}
+    for spec in flow.phases.values():
+        node = spec.node(flow.phases)
+        bounds[spec.name] = _bind(spec.name, spec, spec.kind, node.deps, _NO_ARGS, inputs, services)
+        nodes.append(node)
+    scheduler.add(nodes)
+    return scheduler, bounds
+
+
+def _bind(
+    key: str,
+    spec: PhaseDef,
+    kind: str,
+    deps: tuple[str, ...],
+    args: dict[str, Any],
+    inputs: Mapping[str, Any],
+    services: Mapping[str, Any],
+) -> _Bound:
+    """How each parameter of a phase is filled: a dependency's output, an input, a service,
+    an argument (map items, templates) or the phase context."""
+    binding: list[tuple[str, str]] = []
+    for param in spec.params:
+        if param == CONTEXT_PARAM:
+            binding.append((param, "ctx"))
+        elif param in args or (spec.kind == "map" and param in ("item", "index")):
+            binding.append((param, "arg"))
+        elif param in deps:
+            binding.append((param, "output"))
+        elif param in inputs:
+            binding.append((param, "input"))
+        elif param in services:
+            binding.append((param, "service"))
+        elif param in spec.defaults:
+            continue
+        else:
+            raise GraphError(
+                f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
+                "or argument"
+            )
+    bound = _Bound(key, spec, kind, deps, args, binding)
+    bound.fast = bound.is_fast()
+    bound.started = {"attempt": 1, "pool": spec.pool}
+    return bound
 
 
 def _hashed(bound: _Bound, param: str) -> bool:
