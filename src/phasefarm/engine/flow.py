@@ -40,6 +40,7 @@ Kind = Literal["phase", "map", "template"]
 # parameter names the engine fills itself
 CONTEXT_PARAM = "ctx"
 ITEM_PARAMS = ("item", "index")
+_NO_DEFAULTS: frozenset[str] = frozenset()  # shared: fewer objects for the GC to walk
 
 
 class TemplateOptions(TypedDict, total=False):
@@ -163,7 +164,7 @@ def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], frozenset[str]]
         params.append(p.name)
         if p.default is not p.empty:
             defaults.add(p.name)
-    return tuple(params), frozenset(defaults)
+    return tuple(params), frozenset(defaults) if defaults else _NO_DEFAULTS
 
 
 class Flow:

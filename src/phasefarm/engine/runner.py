@@ -1,9 +1,14 @@
 """The asyncio runner: drives the scheduler, runs phase bodies, records everything.
 
-One task per running phase; when a phase ends, its task records the outcome (in the store
-first, so a dependent never starts before its inputs are durable), tells the scheduler, and
-starts whatever became ready. There is no polling loop and no wave barrier in here: the
+Every running phase runs in a task; when a phase ends, its task records the outcome (in the
+store first, so a dependent never starts before its inputs are durable), tells the scheduler,
+and starts whatever became ready. There is no polling loop and no wave barrier in here: the
 release policy lives in the scheduler alone.
+
+A task whose phase ends may run the first phase it releases itself, in place of a new task
+(`_run_fast`): in a chain that saves a task and a turn of the event loop per phase. The next
+phase sees the same context variables a new task would have copied at that moment; every
+`HANDOFF_YIELD` phases the task yields to the loop, so a long chain cannot starve others.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import threading
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,7 @@ __all__ = ["EventCallback", "PhaseContext", "Run", "RunHandle", "run_blocking"]
 EventCallback = Callable[[Event], None]
 
 MAX_BACKOFF_S = 30.0
+HANDOFF_YIELD = 16  # a task running phases one after another yields to the loop this often
 _PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "cancelled")}
 # Event data for the common cases, shared by every such event (event data is read-only):
 # a dict per event would be a measurable part of the per-phase overhead.
@@ -64,7 +69,7 @@ class _Bound:
     kind: str  # "phase" | "map" | "item" | "template"
     deps: tuple[str, ...]
     args: dict[str, Any] = field(default_factory=dict)
-    binding: list[tuple[str, str]] = field(default_factory=list)  # (param, source)
+    binding: tuple[tuple[str, str], ...] = ()  # (param, source)
     fast: bool = False  # set once the binding is known: see is_fast()
     started: dict[str, Any] = field(default_factory=dict)  # data of its first phase.started
 
@@ -198,7 +203,11 @@ class Run:
         self._loop: asyncio.AbstractEventLoop
         self._loop_thread = -1
         self._adds: dict[str, int] = {}
-        self._active = 0  # phase tasks started and not yet completed
+        self._active = 0  # phases started (in a task) and not yet completed
+        # set while a fast phase's task records its outcome: the first fast phase that this
+        # releases is handed to that task (_handoff) instead of getting a task of its own
+        self._can_hand_off = False
+        self._handoff: tuple[str, Awaitable[Any], Scope] | None = None
         self._store_error: Exception | None = None  # the store failed: stop writing to it
         if stored is not None:
             for added in stored.added:
@@ -369,37 +378,66 @@ class Run:
         would cost a turn of the event loop per phase)."""
         key = bound.key
         record = self.records[key]
-        record.started = time.perf_counter() - self._t0
+        record.started = now = time.perf_counter() - self._t0
         record.attempts = 1
-        self._emit("phase.started", key, bound.started)
-        context = copy_context()
-        context.run(_SCOPE.set, tuple.__new__(Scope, (self.run_id, key, self._sink_method)))
+        self._flat += (now, "phase.started", key, bound.started)  # _emit(), inlined
+        if self._listening:
+            self._dispatch()
+        scope = tuple.__new__(Scope, (self.run_id, key, self._sink_method))
         try:
             coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
         except Exception as exc:  # raised before the first await, e.g. a TypeError
             self._complete(key, "failed", None, _describe(exc))
             return
         self._active += 1
-        self._tasks[key] = self._loop.create_task(
-            self._run_fast(key, coro), name=key, context=context
-        )
+        if self._can_hand_off:
+            self._can_hand_off = False
+            self._handoff = (key, coro, scope)
+            return
+        self._tasks[key] = self._loop.create_task(self._run_fast(key, coro, scope), name=key)
 
-    async def _run_fast(self, key: str, body: Awaitable[Any]) -> None:
-        error: str | None
-        try:
-            output = await body
-        except asyncio.CancelledError:
-            status, output, error = "cancelled", None, self._stop_reason or "cancelled"
-        except RunStopped as exc:
-            self._request_stop(str(exc))
-            status, output, error = "cancelled", None, _describe(exc)
-        except Exception as exc:
-            status, output, error = "failed", None, _describe(exc)
-        else:
-            status, error = "succeeded", None
-        del self._tasks[key]
-        self._active -= 1
-        self._complete(key, status, output, error)
+    async def _run_fast(self, key: str, body: Awaitable[Any], scope: Scope) -> None:
+        """Run a fast phase, record its outcome, then any phase handed off to this task."""
+        task: asyncio.Task[None] | None = None
+        ran = 0
+        # the task's context is its own copy: setting the scope here needs no reset
+        _SCOPE.set(scope)
+        while True:
+            error: str | None
+            try:
+                if ran and not ran % HANDOFF_YIELD:
+                    await asyncio.sleep(0)
+                if self._cancelled:
+                    raise asyncio.CancelledError
+                output = await body
+            except asyncio.CancelledError:
+                status, output, error = "cancelled", None, self._stop_reason or "cancelled"
+                _close(body)  # never started if the task was cancelled before it
+            except RunStopped as exc:
+                self._request_stop(str(exc))
+                status, output, error = "cancelled", None, _describe(exc)
+            except Exception as exc:
+                status, output, error = "failed", None, _describe(exc)
+            else:
+                status, error = "succeeded", None
+            del self._tasks[key]
+            self._active -= 1
+            self._can_hand_off = True
+            try:
+                self._complete(key, status, output, error)
+            finally:
+                self._can_hand_off = False
+            handoff = self._handoff
+            if handoff is None:
+                return
+            self._handoff = None
+            key, body, scope = handoff
+            if task is None:
+                task = asyncio.current_task()
+                assert task is not None
+            self._tasks[key] = task
+            _SCOPE.set(scope)
+            ran += 1
 
     async def _execute(self, bound: _Bound) -> None:
         spec = bound.spec
@@ -658,7 +696,7 @@ class Run:
         record.status = status
         record.error = error
         if not restored:
-            record.finished = time.perf_counter() - self._t0
+            record.finished = now = time.perf_counter() - self._t0
         if status == "succeeded":
             self.outputs[key] = output
         if self.store is not None and not restored:
@@ -672,10 +710,12 @@ class Run:
                 self.outputs.pop(key, None)
                 self._persist(self.bound[key], record, None)
         if status == "succeeded" and record.attempts == 1 and not restored:
-            data = _SUCCEEDED_FIRST_TIME
+            self._flat += (now, "phase.succeeded", key, _SUCCEEDED_FIRST_TIME)  # _emit(), inlined
+            if self._listening:
+                self._dispatch()
         else:
             data = {"attempts": record.attempts, "error": error, "restored": restored}
-        self._emit(_PHASE_KIND[status], key, data)
+            self._emit(_PHASE_KIND[status], key, data)
         scheduler = self.scheduler
         for settled_key, settled_status in scheduler.finish(key, status):
             reason = (
@@ -955,10 +995,16 @@ def _bind(
                 f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
                 "or argument"
             )
-    bound = _Bound(key, spec, kind, deps, args, binding)
+    bound = _Bound(key, spec, kind, deps, args, tuple(binding))
     bound.fast = bound.is_fast()
     bound.started = {"attempt": 1, "pool": spec.pool}
     return bound
+
+
+def _close(body: Awaitable[Any]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 def _hashed(bound: _Bound, param: str) -> bool:

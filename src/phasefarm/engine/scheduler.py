@@ -76,6 +76,12 @@ class Scheduler:
             if size is not None and size < 1:
                 raise GraphError(f"pool {pool!r} must have a size of at least 1, got {size}")
         self.max_running = max_running
+        # no pool size, no max_running, no barrier: the best ready node may always start
+        self._unlimited = (
+            mode == "parallel"
+            and max_running is None
+            and all(size is None for size in self.pools.values())
+        )
         # one entry per node, by index (insertion order, topological within each add())
         self._index: dict[str, int] = {}
         self._names: list[str] = []
@@ -92,8 +98,11 @@ class Scheduler:
         # releasing
         # releasing: one heap of sort keys (ending in the node's index) for every ready node;
         # a node met at its top while its pool is full waits in that pool's held heap, and
-        # the best of those goes back each time the pool frees a slot
+        # the best of those goes back each time the pool frees a slot. When nothing limits
+        # releases (_unlimited), every ready node is released at the next pump anyway, so
+        # _ready is a plain list, sorted best-last once before it is drained.
         self._ready: list[tuple[Any, ...]] = []
+        self._sorted = True  # _unlimited: _ready is sorted best-last
         self._held: dict[str, list[tuple[Any, ...]]] = {}
         self._virtual_ready: list[int] = []
         self._ready_count = 0  # entries in _ready and _held
@@ -286,10 +295,18 @@ class Scheduler:
             return self._names[i]
         if not self._ready:
             return None
-        i = self._best()
-        if i < 0:
-            return None
-        heapq.heappop(self._ready)
+        if self._unlimited:
+            if self._stopped:
+                return None
+            if not self._sorted:
+                self._ready.sort(reverse=True)  # near-linear: keys mostly arrive in order
+                self._sorted = True
+            i = self._ready.pop()[-1]
+        else:
+            i = self._best()
+            if i < 0:
+                return None
+            heapq.heappop(self._ready)
         self._ready_count -= 1
         self._state[i] = RUNNING
         self._running += 1
@@ -301,6 +318,8 @@ class Scheduler:
         ready = self._ready
         if not ready or self._stopped:
             return -1
+        if self._unlimited:
+            return int(min(ready)[-1])
         if self._running:
             if self.mode == "sequential":
                 return -1
@@ -337,7 +356,11 @@ class Scheduler:
             key: tuple[Any, ...] = (-spec.priority, -self._remaining[i], i)
         else:  # waves and sequential: lower levels first, so the order is topological
             key = (self._level[i], -spec.priority, -self._remaining[i], i)
-        heapq.heappush(self._ready, key)
+        if self._unlimited:
+            self._ready.append(key)
+            self._sorted = False
+        else:
+            heapq.heappush(self._ready, key)
         self._ready_count += 1
 
     # -- finishing ------------------------------------------------------------------------
@@ -352,8 +375,14 @@ class Scheduler:
         i = self._index[name]
         if self._state[i] is not RUNNING:
             raise RuntimeError(f"finish() needs a running node, {name!r} is {self._state[i]}")
-        if not self._specs[i].virtual:
-            self._release_slot(i)
+        spec = self._specs[i]
+        if not spec.virtual:  # _release_slot(), inlined
+            self._running -= 1
+            self._in_pool[spec.pool] -= 1
+            if self._held:
+                held = self._held.get(spec.pool)
+                if held:
+                    heapq.heappush(self._ready, heapq.heappop(held))
         state = self._state
         state[i] = status
         self._done += 1
