@@ -11,6 +11,8 @@ import pytest
 
 from phasefarm import BudgetExceeded, FatalError, Flow, GraphError, PhaseContext, emit
 from phasefarm.engine.result import PhaseRecord
+from phasefarm.engine.runner import HANDOFF_YIELD
+from phasefarm.scope import current_scope
 
 TICK = 0.02
 
@@ -437,3 +439,169 @@ def test_critical_path_first_with_scarce_slots() -> None:
 
     flow.run_sync(max_running=1)
     assert order == ["head", "tail", "side"]
+
+
+# -- the hot path: compiled graphs shared by runs, tasks that run several phases -------------
+
+
+def test_runs_of_one_flow_share_nothing_and_see_phases_added_later() -> None:
+    flow = Flow("again")
+
+    @flow.phase()
+    async def plan(brief):
+        return [f"{brief}-{i}" for i in range(3)]
+
+    @flow.map("plan")
+    async def make(item, tool):
+        return tool(item)
+
+    first = flow.run_sync(inputs={"brief": "x"}, services={"tool": str.upper})
+    second = flow.run_sync(inputs={"brief": "y"}, services={"tool": str.upper})
+    assert first.outputs["make"] == ["X-0", "X-1", "X-2"]
+    assert second.outputs["make"] == ["Y-0", "Y-1", "Y-2"]
+    # the same name as an input instead of a service: bound again, not taken from the cache
+    third = flow.run_sync(inputs={"brief": "z", "tool": str.title})
+    assert third.outputs["make"] == ["Z-0", "Z-1", "Z-2"]
+
+    @flow.phase()
+    async def review(make):
+        return len(make)
+
+    fourth = flow.run_sync(inputs={"brief": "w"}, services={"tool": str.upper})
+    assert fourth.outputs["review"] == 3 and set(first.phases) < set(fourth.phases)
+
+
+def test_flow_cache_keeps_a_bounded_number_of_values() -> None:
+    flow = Flow("cache")
+    built: list[int] = []
+    for key in (1, 2, 3, 1):
+        flow.cached(key, lambda key=key: built.append(key) or key, limit=2)
+    assert built == [1, 2, 3, 1]  # 1 was dropped when 3 came in
+    flow.cached(3, lambda: built.append(99) or 99, limit=2)
+    assert built[-1] == 1  # 3 is still there
+
+    @flow.phase()
+    async def a(): ...
+
+    flow.cached(3, lambda: built.append(33) or 33, limit=2)
+    assert built[-1] == 33  # adding a phase dropped everything
+
+
+def test_template_added_after_its_dependency_failed_is_skipped_not_waited_for() -> None:
+    flow = Flow("late")
+
+    @flow.template()
+    async def follow_up(bad): ...
+
+    @flow.phase()
+    async def bad():
+        raise ValueError("boom")
+
+    @flow.phase()
+    async def adder(ctx: PhaseContext):
+        await asyncio.sleep(TICK)  # bad has failed by now
+        ctx.add_phase("follow_up", key="follow", needs=["bad"])
+
+    result = asyncio.run(asyncio.wait_for(flow.run(), timeout=5))
+    assert result.phases["follow"].status == "skipped"
+    assert result.phases["follow"].error == "bad failed"
+    assert result.phases["adder"].status == "succeeded"
+
+
+def chain_flow(length: int, body) -> Flow:
+    flow = Flow("chain")
+    for i in range(length):
+        flow.phase(body, name=f"p{i}", needs=[f"p{i - 1}"] if i else [])
+    return flow
+
+
+def test_phases_run_one_after_another_in_a_task_each_see_their_own_scope() -> None:
+    seen: dict[str, str] = {}
+
+    async def body() -> None:
+        scope = current_scope()
+        assert scope is not None
+        task = asyncio.current_task()
+        assert task is not None
+        seen[scope.phase] = task.get_name()
+
+    length = 3 * HANDOFF_YIELD
+    result = chain_flow(length, body).run_sync()
+    assert result.status == "succeeded"
+    assert sorted(seen) == sorted(f"p{i}" for i in range(length))
+    assert len(set(seen.values())) < length  # phases shared tasks
+
+
+def test_sibling_phases_do_not_see_each_others_context_variables() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="")
+    flow = Flow("ctx")
+    seen: dict[str, str] = {}
+
+    @flow.phase()
+    async def root():
+        var.set("root")
+
+    for name in ("left", "right"):
+
+        async def body(root, _name=name):
+            seen[_name] = var.get()
+            var.set(_name)
+            await asyncio.sleep(TICK)
+            seen[_name + " after"] = var.get()
+
+        flow.phase(body, name=name)
+
+    assert flow.run_sync().status == "succeeded"
+    assert seen == {"left": "root", "right": "root", "left after": "left", "right after": "right"}
+
+
+def test_a_long_chain_of_phases_that_never_wait_lets_other_tasks_run() -> None:
+    ticks = [0]
+    at_phase: list[int] = []
+
+    async def body() -> None:
+        at_phase.append(ticks[0])
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            ticks[0] += 1
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        tick_task = asyncio.create_task(ticker(stop))
+        await chain_flow(10 * HANDOFF_YIELD, body).run()
+        stop.set()
+        await tick_task
+
+    asyncio.run(main())
+    assert at_phase == sorted(at_phase)
+    assert at_phase[-1] - at_phase[0] >= 5  # the ticker ran while the chain went on
+
+
+def test_cancel_while_a_chain_hands_over_its_next_phase_runs_nothing_more() -> None:
+    ran: list[str] = []
+    holder: list = []
+
+    async def body() -> None:
+        scope = current_scope()
+        assert scope is not None
+        ran.append(scope.phase)
+
+    def on_event(event) -> None:
+        # p6 is released by p5's completion, and cancelled before its body starts
+        if event.kind == "phase.started" and event.phase == "p6":
+            holder[0].cancel()
+
+    async def main():
+        handle = chain_flow(20, body).start(on_event=on_event)
+        holder.append(handle)
+        return await asyncio.wait_for(handle.result(), timeout=5)
+
+    result = asyncio.run(main())
+    assert result.status == "cancelled"
+    assert ran == [f"p{i}" for i in range(6)]
+    statuses = [result.phases[f"p{i}"].status for i in range(20)]
+    assert statuses == ["succeeded"] * 6 + ["cancelled"] * 14

@@ -148,6 +148,34 @@ def test_stop_cancels_everything_not_started() -> None:
     assert s.finished
 
 
+def test_added_node_whose_dependency_already_failed_is_settled_at_once() -> None:
+    s = Scheduler()
+    s.add([NodeSpec("a"), NodeSpec("keep")])
+    drain(s)
+    s.finish("a", "failed")
+    settled = s.add([NodeSpec("late", ("a",)), NodeSpec("later", ("late",))])
+    assert settled == [("late", "skipped"), ("later", "skipped")]
+    s.finish("keep", "succeeded")
+    assert s.finished
+
+
+def test_copy_is_independent_of_its_original() -> None:
+    template = Scheduler({"p": 1})
+    template.add([NodeSpec("src"), NodeSpec("a", ("src",), pool="p"), NodeSpec("b", ("src",))])
+    first = template.copy()
+    assert drain(first) == ["src"]
+    first.finish("src", "succeeded")
+    first.add([NodeSpec("extra", ("a",))])  # changes the dependents of "a" in the copy only
+    assert sorted(drain(first)) == ["a", "b"]
+    first.finish("a", "failed")
+    assert first.state("extra") == "skipped"
+    # the original has not moved, and a second copy starts from the same place
+    assert template.state("src") == "ready" and "extra" not in template
+    second = template.copy()
+    assert drain(second) == ["src"]
+    assert second.deps("a") == ("src",) and "extra" not in second
+
+
 def test_added_node_after_stop_is_cancelled_and_does_not_hang() -> None:
     s = Scheduler()
     s.add([NodeSpec("a")])
@@ -200,6 +228,9 @@ def test_random_dags_keep_every_invariant(case: tuple[list[NodeSpec], dict, str,
     rng = random.Random(seed)
     s = Scheduler(pools, mode)
     s.add(specs)
+    if seed % 2:  # a run starts from a copy of the flow's compiled scheduler
+        template, s = s, s.copy()
+        assert template.copy().names() == s.names()
     by_name = {spec.name: spec for spec in specs}
     running: list[str] = []
     status: dict[str, str] = {}
