@@ -117,6 +117,8 @@ class PhaseDef:
         ]
 
     def deps(self, phase_names: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
+        if not self.params and self.over is None:
+            return self.needs
         found = list(self.needs)
         if self.over is not None and self.over not in found:
             found.append(self.over)
@@ -126,15 +128,17 @@ class PhaseDef:
         return tuple(found)
 
     def node(self, phase_names: Iterable[str] | Mapping[str, Any]) -> NodeSpec:
-        return NodeSpec(
-            name=self.name,
-            deps=self.deps(phase_names),
-            pool="default" if self.kind == "map" else self.pool,
-            priority=self.priority,
-            estimate=self.estimate,  # a map's join: one item's time, for critical-path priority
-            wave=self.wave,
-            virtual=self.kind == "map",
-            tolerate_failed_deps=self.partial,
+        is_map = self.kind == "map"
+        return NodeSpec(  # positional: a flow's first run builds one per phase
+            self.name,
+            self.deps(phase_names),
+            "default" if is_map else self.pool,
+            self.priority,
+            self.estimate,  # a map's join: one item's time, for critical-path priority
+            self.wave,
+            None,  # level: from the dependencies
+            is_map,  # virtual
+            self.partial,  # tolerate_failed_deps
         )
 
 

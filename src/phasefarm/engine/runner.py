@@ -54,6 +54,7 @@ _PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "canc
 # a dict per event would be a measurable part of the per-phase overhead.
 _SUCCEEDED_FIRST_TIME: dict[str, Any] = {"attempts": 1, "error": None, "restored": False}
 _NO_ARGS: dict[str, Any] = {}  # never mutated
+_FIRST_STARTED: dict[str, dict[str, Any]] = {}  # pool -> data of a first phase.started
 _MAX_COMPILED = 8  # compiled graphs kept per flow (one per mode, pools, inputs... seen)
 
 
@@ -997,7 +998,10 @@ def _bind(
             )
     bound = _Bound(key, spec, kind, deps, args, tuple(binding))
     bound.fast = bound.is_fast()
-    bound.started = {"attempt": 1, "pool": spec.pool}
+    started = _FIRST_STARTED.get(spec.pool)
+    if started is None:
+        started = _FIRST_STARTED[spec.pool] = {"attempt": 1, "pool": spec.pool}
+    bound.started = started
     return bound
 
 

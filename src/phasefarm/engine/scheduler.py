@@ -168,8 +168,7 @@ class Scheduler:
                     raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
         ordered = _topological(batch, index.keys())
         first = len(self._names)
-        for spec in ordered:
-            self._insert(spec)
+        self._insert(ordered)
         # priorities need the remaining path, so nodes become ready only after it is known
         # (a node already in a ready heap keeps the key it had: a harmless, stale tie-break)
         self._raise_remaining(first)
@@ -190,40 +189,54 @@ class Scheduler:
                 self._maybe_ready(i)
         return settled
 
-    def _insert(self, spec: NodeSpec) -> None:
-        i = len(self._names)
-        index = self._index
-        deps = tuple([index[dep] for dep in spec.deps])
-        if spec.level is not None:
-            level = spec.level
-        else:
-            level = 0
-            for dep in deps:  # a plain loop: max() over a generator costs more here
-                dep_level = self._level[dep] + 1
-                if dep_level > level:
-                    level = dep_level
-            wave = spec.wave
-            if wave is not None and wave > level:
-                level = wave
-        index[spec.name] = i
-        self._names.append(spec.name)
-        self._specs.append(spec)
-        self._state.append(WAITING)
-        self._level.append(level)
-        self._remaining.append(spec.estimate)
-        self._deps.append(deps)
-        self._dependents.append(())
-        self._unfinished_at_level[level] = self._unfinished_at_level.get(level, 0) + 1
-        missing = blocked = 0
-        for dep in deps:
-            self._append(self._dependents, dep, i)
-            dep_state = self._state[dep]
-            if dep_state in TERMINAL:
-                blocked |= _BLOCKS.get(dep_state, 0)
+    def _insert(self, batch: list[NodeSpec]) -> None:
+        """Append a topologically ordered batch (one pass; list extends where it can)."""
+        first = len(self._names)
+        index, level_of, state = self._index, self._level, self._state
+        at_level = self._unfinished_at_level
+        names = [spec.name for spec in batch]
+        index.update(zip(names, range(first, first + len(batch)), strict=True))
+        self._names.extend(names)
+        self._specs.extend(batch)
+        state.extend([WAITING] * len(batch))
+        self._remaining.extend([spec.estimate for spec in batch])
+        self._dependents.extend([()] * len(batch))
+        deps_of: list[tuple[int, ...] | list[int]] = []
+        missing_of: list[int] = []
+        blocked_of: list[int] = []
+        dependents = self._dependents
+        for i, spec in enumerate(batch, first):
+            missing = blocked = level = 0
+            if spec.deps:
+                deps = tuple(map(index.__getitem__, spec.deps))
+                for dep in deps:  # a plain loop: max() over a generator costs more here
+                    if level_of[dep] >= level:
+                        level = level_of[dep] + 1
+                    seq = dependents[dep]  # _append(), inlined
+                    if type(seq) is list:
+                        seq.append(i)
+                    else:
+                        dependents[dep] = [*seq, i]
+                        self._has_lists = True
+                    dep_state = state[dep]
+                    if dep_state in TERMINAL:
+                        blocked |= _BLOCKS.get(dep_state, 0)
+                    else:
+                        missing += 1
             else:
-                missing += 1
-        self._missing.append(missing)
-        self._blocked.append(blocked)
+                deps = ()
+            if spec.level is not None:
+                level = spec.level
+            elif spec.wave is not None and spec.wave > level:
+                level = spec.wave
+            level_of.append(level)
+            at_level[level] = at_level.get(level, 0) + 1
+            deps_of.append(deps)
+            missing_of.append(missing)
+            blocked_of.append(blocked)
+        self._deps.extend(deps_of)
+        self._missing.extend(missing_of)
+        self._blocked.extend(blocked_of)
 
     def _append(self, lists: list[tuple[int, ...] | list[int]], i: int, value: int) -> None:
         seq = lists[i]
