@@ -6,6 +6,7 @@ Every phase body counts its calls in a `calls` service (services are not checkpo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -254,6 +255,70 @@ def test_resume_of_another_flow_or_unknown_run_is_refused(reopen):
 
     with pytest.raises(StoreError, match="belongs to flow 'chain'"):
         other.resume_sync("r1", store=store)
+
+
+def held_flow() -> Flow:
+    """a -> b, where the first b to start waits for the test to let it finish (a second b, of
+    an execution that should have been refused, does not wait: the test fails, never hangs)."""
+    flow = Flow("held")
+
+    @flow.phase()
+    async def a(brief: str, gate: Gate) -> str:
+        gate.enter("a")
+        return brief
+
+    @flow.phase()
+    async def b(a: str, gate: Gate, hold: asyncio.Event) -> str:
+        gate.enter("b")
+        if gate.calls["b"] == 1:
+            await hold.wait()
+        return a + "!"
+
+    return flow
+
+
+def test_two_resumes_of_one_run_at_once_in_one_loop_execute_it_once(reopen):
+    flow = held_flow()
+    gate = Gate(broken={"b"})
+    first = flow.run_sync(
+        {"brief": "x"},
+        services={"gate": gate, "hold": asyncio.Event()},
+        store=reopen(),
+        run_id="r1",
+    )
+    assert first.status == "failed"
+
+    gate = Gate()
+    first_store, second_store = reopen(), reopen()  # SQLite, Postgres: two objects, one database
+
+    async def both() -> None:
+        hold = asyncio.Event()
+        services = {"gate": gate, "hold": hold}
+        resumes = {
+            asyncio.ensure_future(flow.resume("r1", store=s, services=services, retry_failed=True))
+            for s in (first_store, second_store)
+        }
+        # the executing resume waits in b until `hold` is set, so the first one to end is
+        # the refused one
+        done, (executing,) = await asyncio.wait(resumes, return_when=asyncio.FIRST_COMPLETED)
+        (refused,) = done
+        with pytest.raises(StoreError, match=r"^run r1 is already being executed in this process$"):
+            refused.result()
+        assert not executing.done()
+        hold.set()
+        result = await executing
+        assert result.status == "succeeded"
+        assert result.outputs == {"a": "x", "b": "x!"}
+
+    asyncio.run(both())
+    assert gate.calls == Counter({"b": 1})  # only the executing resume's b: the refused ran none
+    assert reopen().load_run("r1").status == "succeeded"
+    # Released: a later resume in this process executes it (nothing left to run).
+    again = flow.resume_sync(
+        "r1", store=second_store, services={"gate": gate, "hold": asyncio.Event()}
+    )
+    assert again.status == "succeeded"
+    assert gate.calls == Counter({"b": 1})
 
 
 # -- the command line, in real processes ---------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,32 @@ class Page(BaseModel):
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunStore]:
-    s: RunStore
-    if request.param == "memory":
-        s = MemoryStore()
-    elif request.param == "sqlite":
-        s = SQLiteStore(tmp_path / "r.db")
-    else:
-        s = PostgresStore(new_database())
-    yield s
-    s.close()
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], RunStore]]:
+    """Opens the test's database: a new store object on it each call (the same MemoryStore:
+    nothing else can open its database)."""
+    opened: list[RunStore] = []
+    memory = MemoryStore()
+    url = new_database() if request.param == "postgres" else ""
+
+    def open_again() -> RunStore:
+        s: RunStore
+        if request.param == "memory":
+            s = memory
+        elif request.param == "sqlite":
+            s = SQLiteStore(tmp_path / "r.db")
+        else:
+            s = PostgresStore(url)
+        opened.append(s)
+        return s
+
+    yield open_again
+    for s in opened:
+        s.close()
+
+
+@pytest.fixture
+def store(reopen: Callable[[], RunStore]) -> RunStore:
+    return reopen()
 
 
 def phase(key: str, status: str = "succeeded", output: object = None, **kw: object) -> StoredPhase:
@@ -255,9 +272,69 @@ def test_acquire_after_finish_marks_running_again(store):
     store.release("r1")
     store.acquire("r1")  # resume
     assert store.load_run("r1").status == "running"
-    store.acquire("r1")  # the same process may take its own lock again
     store.release("r1")
     store.release("r1")
+
+
+IN_THIS_PROCESS = r"^run r1 is already being executed in this process$"
+
+
+def test_a_second_execution_in_this_process_is_refused_until_released(store):
+    store.create_run("r1", "demo", {}, "parallel", {})
+    store.acquire("r1")  # the creator executes it (as the runner does: create_run, acquire)
+    store.save_phase("r1", phase("a"))
+    store.finish_run("r1", "failed", 1.0, 100, 0.01, None)  # ended, not yet released
+    before = (store.load_run("r1"), store.list_runs(), store.events("r1"))
+    with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+        store.acquire("r1")
+    # untouched: a granted acquire would have marked the run running again
+    assert (store.load_run("r1"), store.list_runs(), store.events("r1")) == before
+    store.create_run("r2", "demo", {}, "parallel", {})
+    store.acquire("r2")  # another run of the same store is not held by r1's execution
+    store.release("r2")
+    store.release("r1")
+    store.acquire("r1")  # released: a later resume in this process may execute it
+    assert store.load_run("r1").status == "running"
+    with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+        store.acquire("r1")
+    store.release("r1")
+    store.release("r1")  # idempotent
+
+
+def test_a_second_store_object_on_the_same_database_is_refused(reopen):
+    first, second = reopen(), reopen()
+    first.create_run("r1", "demo", {}, "parallel", {})
+    first.acquire("r1")
+    with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+        second.acquire("r1")
+    first.release("r1")
+    second.acquire("r1")
+    with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+        first.acquire("r1")
+    second.release("r1")
+
+
+def test_two_threads_acquiring_at_once_get_one_execution(reopen):
+    reopen().create_run("r1", "demo", {}, "parallel", {})
+    stores = [reopen(), reopen()]
+    start = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def execute(s: RunStore) -> None:
+        start.wait()
+        try:
+            s.acquire("r1")
+            outcomes.append("acquired")
+        except StoreError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=execute, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["acquired", "run r1 is already being executed in this process"]
+    stores[0].release("r1")
 
 
 def test_open_store_memory_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

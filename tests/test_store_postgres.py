@@ -136,3 +136,38 @@ def test_live_holder_refused_killed_holder_taken_over():
     finally:
         proc.kill()
         proc.wait()
+
+
+IN_THIS_PROCESS = r"^run r1 is already being executed in this process$"
+
+
+def test_same_database_by_another_url_is_refused_in_this_process_and_untouched():
+    url = new_database()
+    make_store(url)
+    with PostgresStore(url) as first, PostgresStore(url + "&application_name=other") as second:
+        first.acquire("r1")
+        before = dump(url)
+        with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+            second.acquire("r1")
+        assert dump(url) == before
+        first.release("r1")
+        second.acquire("r1")
+        second.release("r1")
+
+
+def test_same_run_id_in_another_database_or_schema_is_not_held():
+    url, other_db = new_database(), new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA other")
+    other_schema = url + "&options=-csearch_path%3Dother"
+    for u in (url, other_db, other_schema):
+        make_store(u)
+    with (
+        PostgresStore(url) as a,
+        PostgresStore(other_db) as b,
+        PostgresStore(other_schema) as c,
+    ):
+        for s in (a, b, c):
+            s.acquire("r1")
+        for s in (a, b, c):
+            s.release("r1")

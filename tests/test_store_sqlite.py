@@ -269,3 +269,61 @@ def test_two_processes_write_the_same_file(tmp_path: Path):
         proc.wait(timeout=30)
     with SQLiteStore(path) as s:
         assert s.integrity_check() == "ok"
+
+
+# -- executions in this process ------------------------------------------------------------------
+
+IN_THIS_PROCESS = r"^run r1 is already being executed in this process$"
+
+
+def test_same_file_by_another_name_is_refused_and_untouched(tmp_path: Path, monkeypatch):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    (tmp_path / "link.db").symlink_to(path)
+    monkeypatch.chdir(tmp_path)
+    with SQLiteStore(path) as first, SQLiteStore("link.db") as second:
+        first.acquire("r1")
+        before = snapshot(tmp_path)
+        with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+            second.acquire("r1")
+        assert snapshot(tmp_path) == before
+        first.release("r1")
+        second.acquire("r1")
+        second.release("r1")
+
+
+def test_another_file_with_the_same_run_id_is_not_held(tmp_path: Path):
+    make_store(tmp_path / "a.db")
+    make_store(tmp_path / "b.db")
+    with SQLiteStore(tmp_path / "a.db") as a, SQLiteStore(tmp_path / "b.db") as b:
+        a.acquire("r1")
+        b.acquire("r1")
+        a.release("r1")
+        b.release("r1")
+
+
+def test_closing_the_store_that_executes_a_run_frees_it_in_this_process(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    abandoned = SQLiteStore(path)
+    abandoned.acquire("r1")  # and never released: its owner closes the store instead
+    with SQLiteStore(path) as other:
+        with pytest.raises(StoreError, match=IN_THIS_PROCESS):
+            other.acquire("r1")
+        abandoned.close()
+        other.acquire("r1")
+        other.release("r1")
+
+
+def test_release_frees_the_run_even_when_the_store_fails(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    make_store(path)
+    broken = SQLiteStore(path)
+    broken.acquire("r1")
+    broken._conn.close()  # the store breaks mid-run; the runner still calls release
+    with pytest.raises(StoreError):
+        broken.release("r1")
+    with SQLiteStore(path) as s:
+        s.acquire("r1")
+        s.release("r1")
+    broken.close()

@@ -5,20 +5,40 @@ kernel reports it (`/proc/PID/stat`, field 22), so a pid reused by an unrelated 
 crash does not pass for the dead executor. A holder on another host cannot be checked from here
 and counts as live: taking over a run another machine may still be writing would be worse than
 asking the user to wait.
+
+The holder record cannot tell two executions in one process apart (same pid), so this process
+also keeps a registry of the runs it executes, keyed by (database, run id): the database is
+named the same by every store object open on it (an SQLite file's resolved path, a Postgres
+server, database and schema). `acquire` claims the run here before touching the store and
+`release` (or closing the store object that claimed it) gives the claim back.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from phasefarm.errors import StoreError
 
-__all__ = ["Holder", "check_can_acquire", "describe", "holder_is_live", "this_process"]
+__all__ = [
+    "Holder",
+    "check_can_acquire",
+    "claim_in_process",
+    "describe",
+    "drop_claims",
+    "holder_is_live",
+    "new_claimant",
+    "release_in_process",
+    "this_process",
+]
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,7 @@ def check_can_acquire(run_id: str, current: Holder | None) -> None:
     """Raise StoreError if `current` is another process that is still alive.
 
     The same process may take its own lock again: a flow resumed in the process that ran it.
+    Two executions of the run at once in this process are told apart by `claim_in_process`.
     """
     if current is None:
         return
@@ -113,3 +134,45 @@ def check_can_acquire(run_id: str, current: Holder | None) -> None:
         return
     if holder_is_live(current):
         raise StoreError(f"run {run_id} is being executed by {describe(current)}")
+
+
+# -- executions in this process ------------------------------------------------------------------
+
+# (database, run id) -> the store object (its claimant number) that claimed it
+_executing: dict[tuple[str, str], int] = {}
+_executing_mutex = threading.Lock()
+_claimants = itertools.count(1)
+
+
+def new_claimant() -> int:
+    """A number naming one store object in the registry (never reused, unlike `id()`)."""
+    return next(_claimants)
+
+
+@contextmanager
+def claim_in_process(database: str, run_id: str, claimant: int) -> Iterator[None]:
+    """Claim `run_id` of `database` for an execution in this process, for good unless the
+    block raises (the store refused the run too): StoreError if this process executes it."""
+    key = (database, run_id)
+    with _executing_mutex:
+        if key in _executing:
+            raise StoreError(f"run {run_id} is already being executed in this process")
+        _executing[key] = claimant
+    try:
+        yield
+    except BaseException:
+        release_in_process(database, run_id)
+        raise
+
+
+def release_in_process(database: str, run_id: str) -> None:
+    """Give the claim back, whichever store object made it (idempotent)."""
+    with _executing_mutex:
+        _executing.pop((database, run_id), None)
+
+
+def drop_claims(claimant: int) -> None:
+    """Give back every claim made through one store object: it is closed, it executes nothing."""
+    with _executing_mutex:
+        for key in [k for k, c in _executing.items() if c == claimant]:
+            del _executing[key]

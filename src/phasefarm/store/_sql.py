@@ -18,7 +18,14 @@ from typing import Any
 
 from phasefarm.errors import StoreError
 from phasefarm.store import codec
-from phasefarm.store._lock import Holder, check_can_acquire, this_process
+from phasefarm.store._lock import (
+    Holder,
+    check_can_acquire,
+    claim_in_process,
+    drop_claims,
+    release_in_process,
+    this_process,
+)
 from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
 from phasefarm.store.memory import (
     decode_added,
@@ -81,6 +88,10 @@ class SQLRunStore:
     """Protocol methods over a DB-API-like connection; see the subclasses for the rest."""
 
     where: str  # the store, for messages: a file path or a URL without its password
+    # the database, named alike by every store object open on it: who executes which run in
+    # this process is registered under it (see phasefarm.store._lock)
+    _database_id: str
+    _claimant: int  # this store object in that registry (_lock.new_claimant())
     phase_order = "rowid"  # column giving the order phases were first saved in
     runs_order = "r.created DESC, r.rowid DESC"
     lock_clause = ""  # appended to the SELECT of a run row inside a write transaction
@@ -201,7 +212,10 @@ class SQLRunStore:
         )
 
     def acquire(self, run_id: str) -> None:
-        with self._transaction() as conn:
+        with (
+            claim_in_process(self._database_id, run_id, self._claimant),
+            self._transaction() as conn,
+        ):
             lock, _ = self._require_run(conn, run_id)
             check_can_acquire(run_id, Holder.from_json(lock))
             self._run(
@@ -211,15 +225,23 @@ class SQLRunStore:
             )
 
     def release(self, run_id: str) -> None:
-        with self._transaction() as conn:
-            row = self._run(
-                conn, f"SELECT lock FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
-            ).fetchone()
-            if row is None or row[0] is None:
-                return
-            holder = Holder.from_json(row[0])
-            if holder is None or holder.pid == this_process().pid:
-                self._run(conn, "UPDATE runs SET lock = NULL WHERE id = ?", (run_id,))
+        try:
+            with self._transaction() as conn:
+                row = self._run(
+                    conn, f"SELECT lock FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
+                ).fetchone()
+                if row is None or row[0] is None:
+                    return
+                holder = Holder.from_json(row[0])
+                if holder is None or holder.pid == this_process().pid:
+                    self._run(conn, "UPDATE runs SET lock = NULL WHERE id = ?", (run_id,))
+        finally:
+            # even when the store failed: the execution is over either way
+            release_in_process(self._database_id, run_id)
+
+    def _drop_claims(self) -> None:
+        """On close: runs acquired through this object are executed here no more."""
+        drop_claims(self._claimant)
 
     def save_phase(self, run_id: str, phase: StoredPhase) -> None:
         output = None if phase.output is None else codec.encode(phase.output)

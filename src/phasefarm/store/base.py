@@ -82,7 +82,8 @@ class RunStore(Protocol):
         """Everything resume needs. Raises StoreError('unknown run id ...') if absent."""
 
     def acquire(self, run_id: str) -> None:
-        """Mark the run as executed by this process; StoreError if another live process has it."""
+        """Mark the run as executed by this process; StoreError if another live process has it,
+        or another execution in this process (through any store object on the same database)."""
 
     def release(self, run_id: str) -> None:
         """Give up the lock taken by acquire (idempotent)."""

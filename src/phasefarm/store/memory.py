@@ -15,7 +15,16 @@ from typing import Any
 
 from phasefarm.errors import StoreError
 from phasefarm.store import codec
-from phasefarm.store._lock import Holder, check_can_acquire, holder_is_live, this_process
+from phasefarm.store._lock import (
+    Holder,
+    check_can_acquire,
+    claim_in_process,
+    drop_claims,
+    holder_is_live,
+    new_claimant,
+    release_in_process,
+    this_process,
+)
 from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
 
 __all__ = ["MemoryStore"]
@@ -114,6 +123,9 @@ class MemoryStore:
         self._runs: dict[str, _Run] = {}
         self._mutex = threading.Lock()
         self._closed = False
+        self._claimant = new_claimant()
+        # its own database: nothing else can open it
+        self._database_id = f"memory:{self._claimant}"
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._runs)} runs)"
@@ -183,7 +195,7 @@ class MemoryStore:
             )
 
     def acquire(self, run_id: str) -> None:
-        with self._mutex:
+        with claim_in_process(self._database_id, run_id, self._claimant), self._mutex:
             run = self._run(run_id)
             check_can_acquire(run_id, Holder.from_json(run.lock))
             run.lock = this_process().to_json()
@@ -191,13 +203,16 @@ class MemoryStore:
             run.updated = time.time()
 
     def release(self, run_id: str) -> None:
-        with self._mutex:
-            run = self._runs.get(run_id)
-            if run is None or run.lock is None:
-                return
-            holder = Holder.from_json(run.lock)
-            if holder is None or holder.pid == this_process().pid:
-                run.lock = None
+        try:
+            with self._mutex:
+                run = self._runs.get(run_id)
+                if run is None or run.lock is None:
+                    return
+                holder = Holder.from_json(run.lock)
+                if holder is None or holder.pid == this_process().pid:
+                    run.lock = None
+        finally:
+            release_in_process(self._database_id, run_id)
 
     def save_phase(self, run_id: str, phase: StoredPhase) -> None:
         output = None if phase.output is None else codec.encode(phase.output)
@@ -288,3 +303,4 @@ class MemoryStore:
 
     def close(self) -> None:
         self._closed = True
+        drop_claims(self._claimant)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from phasefarm.errors import StoreError
+from phasefarm.store._lock import new_claimant
 from phasefarm.store._sql import Migration, SQLRunStore, migrations, split_statements
 
 __all__ = ["PostgresStore", "redact"]
@@ -48,6 +49,7 @@ class PostgresStore(SQLRunStore):
         self.where = redact(url)
         self._migrations = migrations("postgres") if _migrations is None else _migrations
         self._mutex = threading.RLock()
+        self._claimant = new_claimant()
         try:
             # imported by name: psycopg is an optional extra, and type checking must not need it
             psycopg: Any = importlib.import_module("psycopg")
@@ -61,6 +63,7 @@ class PostgresStore(SQLRunStore):
         except psycopg.Error as exc:
             raise StoreError(f"cannot open store {self.where}: {_first_line(exc)}") from None
         try:
+            self._database_id = self._identify_database()
             current = self._check_existing(create)
             if current < len(self._migrations):
                 self._migrate()
@@ -103,6 +106,13 @@ class PostgresStore(SQLRunStore):
                 f"upgrade phasefarm to use {self.where}"
             )
         return current
+
+    def _identify_database(self) -> str:
+        """Server, database and schema as connected: the same for every URL spelling them."""
+        with self._reading() as conn:
+            name, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
+        info = self._conn.info
+        return f"postgres://{info.host}:{info.port}/{name}?schema={schema}"
 
     def _check_existing(self, create: bool) -> int:
         with self._reading() as conn:
@@ -159,8 +169,11 @@ class PostgresStore(SQLRunStore):
             cursor.executemany(self._q(sql), rows)
 
     def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
+        try:
+            with self._mutex:
+                self._conn.close()
+        finally:
+            self._drop_claims()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from phasefarm.errors import StoreError
+from phasefarm.store._lock import new_claimant
 from phasefarm.store._sql import Migration, SQLRunStore, migrations, split_statements
 
 __all__ = ["Migration", "SQLiteStore", "migrations", "split_statements"]
@@ -53,6 +54,9 @@ class SQLiteStore(SQLRunStore):
             raise StoreError(f"no store at {self.path}")
         self._check_path()
         self._check_existing()
+        # every spelling of the file (relative, via a symlink) names the same database
+        self._database_id = f"sqlite:{self.path.resolve()}"
+        self._claimant = new_claimant()
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -194,5 +198,8 @@ class SQLiteStore(SQLRunStore):
         return "; ".join(str(r[0]) for r in rows)
 
     def close(self) -> None:
-        with self._mutex:
-            self._conn.close()
+        try:
+            with self._mutex:
+                self._conn.close()
+        finally:
+            self._drop_claims()
