@@ -144,6 +144,41 @@ def test_aimd_halves_once_per_episode_and_grows_on_success() -> None:
     run(main())
 
 
+def test_unknown_limits_learn_a_rate_from_429s_and_pace_under_it() -> None:
+    # A server allowing 8 requests/s after a burst of 8, driven by hand (binary fractions of a
+    # second, so the clock is exact).
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], initial_window=64, clock=clock)
+
+    async def call(*, refused: bool = False) -> None:
+        lease = await limiter.acquire()
+        if refused:
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0.125)
+        else:
+            await limiter.release(lease, used_tokens=0)
+
+    async def main() -> None:
+        for _ in range(8):
+            await call()  # the burst
+        clock.now += 0.5
+        await call(refused=True)  # at 100.5; 8 accepted in 0.5 s, burst included: guess 8/s
+        assert limiter.stats.rates["key#1"] == pytest.approx(480)
+        clock.now += 0.125  # Retry-After has passed: one call goes, not a window's worth
+        await call()
+        assert await not_granted(limiter)
+        for _ in range(20):  # a call every 0.125 s, all accepted, up to 103.125
+            clock.now += 0.125
+            await call()
+        clock.now += 0.125
+        await call(refused=True)  # at 103.25: 21 accepted since the 429 at 100.5
+        state = limiter.key_state("key#1")
+        assert state.rate == pytest.approx(21 / 2.75 * 0.95) and state.rate_trusted
+        assert limiter.stats.rates["key#1"] == pytest.approx(21 / 2.75 * 0.95 * 60, abs=0.1)
+
+    run(main())
+    assert limiter.stats.rate_limited == 2
+
+
 def test_token_estimate_is_reconciled_with_usage() -> None:
     clock = Clock()
     # tpm 6000 -> 100 tokens/s; capacity 99 tokens (1 s burst at 99 %).

@@ -10,9 +10,14 @@ id, "key#1") it keeps:
 - `blocked_until`: after a 429 no request goes to that key before Retry-After (or the
   `x-ratelimit-reset-*` time) has passed; the other keys go on;
 - when limits are unknown, a concurrency window that grows by 1/window per success and halves
-  on a 429 (AIMD, as TCP does), so the pool settles just under what the server allows; when
-  the server announces a key's limits in its answers (`x-ratelimit-limit-requests/tokens`, as
-  OpenAI does), that key gets buckets for them instead.
+  on a 429 (AIMD, as TCP does) until the key's first 429. From then on the key is paced by a
+  request rate learned from its 429s (see `_learn_rate`): a 429 means the server's bucket was
+  empty when that request arrived, so the requests it accepted between two 429s, divided by
+  the time between them, are its rate give or take one request. The key is paced a little
+  under that and probes upward slowly, so it meets a 429 now and then instead of once per
+  call; requests resume one at a time when a block lifts, not as a burst;
+- when the server announces a key's limits in its answers (`x-ratelimit-limit-requests/tokens`,
+  as OpenAI does), that key gets buckets for them instead.
 
 Callers are served first come, first served. Waiting is reported with
 `phasefarm.scope.emit("limiter.wait", key=..., seconds=...)` in the caller's phase.
@@ -23,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from phasefarm import scope
 from phasefarm.errors import UsageError
@@ -33,6 +39,18 @@ from phasefarm.llm.provider import ServerLimits
 __all__ = ["KeyState", "Lease", "LimiterStats", "RateLimiter", "TokenBucket"]
 
 _DEFAULT_BLOCK_S = 1.0  # a 429 that says nothing about when to come back
+
+# Learning a key's request rate from its 429s (limits unknown). Counts between two 429s are
+# exact to one request, so a sample of TRUSTED_COUNT accepted requests is within 1/16 of the
+# rate; pacing at RATE_MARGIN of it leaves room for that and for arrival jitter.
+_RATE_HORIZON_S = 60.0  # grants and 429s older than this are forgotten
+_TRUSTED_COUNT = 16
+_RATE_MARGIN = 0.95
+# Growth of the paced rate, as a fraction per second while calls keep succeeding: slow once the
+# rate is known (a probe for spare capacity, one 429 every several seconds at most), fast while
+# still searching for it after the first 429.
+_PROBE_GROWTH = 0.01
+_SEARCH_GROWTH = 0.25
 
 
 class TokenBucket:
@@ -94,6 +112,12 @@ class KeyState:
     learned: ServerLimits | None = None
     granted: int = 0
     rate_limited: int = 0
+    # Limits unknown: requests per second learned from 429s (None before the first one), and
+    # whether it came from a sample large enough to trust. Pacing is then `requests`.
+    rate: float | None = None
+    rate_trusted: bool = False
+    sent: list[float] = field(default_factory=list)  # grant times, ascending
+    refused: list[float] = field(default_factory=list)  # grant times of 429s, ascending
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,7 @@ class LimiterStats:
     waits: int  # acquires that had to wait
     waited_s: float
     windows: dict[str, float]  # adaptive concurrency window per key
+    rates: dict[str, float | None] = field(default_factory=dict)  # rpm learned from 429s
 
 
 class RateLimiter:
@@ -172,8 +197,12 @@ class RateLimiter:
         capacity = max(1.0, tpm / 60.0 * self._burst_s * self._safety)
         return TokenBucket(tpm / 60.0 * self._safety, capacity, now)
 
-    def _paced_by_window(self, state: KeyState) -> bool:
+    def _probing(self, state: KeyState) -> bool:
+        """Limits unknown and not announced: the key learns from its 429s."""
         return self.adaptive and state.learned is None
+
+    def _paced_by_window(self, state: KeyState) -> bool:
+        return self._probing(state) and state.rate is None
 
     def _learn(self, state: KeyState, limits: ServerLimits, now: float) -> None:
         """Adopt limits the server announced for a key whose limits we were not given."""
@@ -189,6 +218,12 @@ class RateLimiter:
             state.tokens = self._token_bucket(limits.tpm, now)
             if limits.remaining_tokens is not None:
                 state.tokens.level = min(state.tokens.capacity, limits.remaining_tokens)
+        if state.rate is not None:  # announced limits replace the rate learned from 429s
+            if not limits.rpm:
+                state.requests = None
+            state.rate = None
+        state.sent.clear()  # no more learning from 429s for this key
+        state.refused.clear()
         state.learned = ServerLimits(rpm=limits.rpm, tpm=limits.tpm)
 
     def __repr__(self) -> str:
@@ -212,6 +247,9 @@ class RateLimiter:
             waits=self._waits,
             waited_s=self._waited_s,
             windows={k: s.window for k, s in self._keys.items()},
+            rates={
+                k: None if s.rate is None else round(s.rate * 60, 1) for k, s in self._keys.items()
+            },
         )
 
     def _freeze_if_cold(self, state: KeyState, now: float) -> None:
@@ -297,6 +335,10 @@ class RateLimiter:
                 state.tokens.take(tokens, now)
             state.in_flight += 1
             state.granted += 1
+            if self._probing(state):
+                state.sent.append(now)
+                if state.sent[0] < now - 2 * _RATE_HORIZON_S:
+                    _forget(state, now)
             self._in_flight += 1
             self._granted += 1
         waited = max(0.0, now - start)
@@ -335,11 +377,73 @@ class RateLimiter:
         if rate_limited:
             state.rate_limited += 1
             self._rate_limited += 1
+            probing = self._probing(state)
+            if probing:
+                insort(state.refused, lease.granted_at)
             if state.blocked_until <= lease.granted_at:
                 # First 429 of this congestion episode: halve once, not once per call in flight.
                 state.window = max(1.0, state.window / 2.0)
+                if probing:
+                    self._learn_rate(state, lease.granted_at, now)
             wait = _DEFAULT_BLOCK_S if retry_after is None else max(0.0, retry_after)
             state.blocked_until = max(state.blocked_until, now + wait)
         elif ok:
             state.window = min(self._max_window, state.window + 1.0 / max(1.0, state.window))
+            if state.rate is not None and state.requests is not None and self._probing(state):
+                growth = _PROBE_GROWTH if state.rate_trusted else _SEARCH_GROWTH
+                # + growth per success is `growth` per second at the paced rate.
+                state.rate += growth
+                state.requests.refill(now)
+                state.requests.rate = state.rate
         self._changed.set()
+
+    def _learn_rate(self, state: KeyState, refused_at: float, now: float) -> None:
+        """A 429 for a call granted at `refused_at`: re-estimate the key's rate and pace it.
+
+        The server refused that call because its bucket was empty; it was empty at every
+        earlier 429 too, so the calls it accepted in between came from its refill alone. The
+        latest earlier 429 with at least `_TRUSTED_COUNT` accepted calls since gives a sample
+        that is fresh (a server whose limit dropped is followed quickly) and large enough. A
+        smaller sample only bounds the cut: at most halve, at least a tenth. Before the key's
+        first 429 there is no earlier one: the accepted calls since its first grant include the
+        server's burst, so half their rate is the first guess.
+        """
+        _forget(state, now)
+        end_sent = bisect_left(state.sent, refused_at)
+        end_refused = bisect_left(state.refused, refused_at)
+        sample: tuple[float, int] | None = None
+        for mark in reversed(state.refused[:end_refused]):
+            accepted = (end_sent - bisect_right(state.sent, mark)) - (
+                end_refused - bisect_right(state.refused, mark)
+            )
+            sample = (accepted / (refused_at - mark), accepted)
+            if accepted >= _TRUSTED_COUNT:
+                break
+        if state.rate is None:
+            accepted = end_sent - end_refused
+            if accepted < 1 or refused_at <= state.sent[0]:
+                return  # nothing accepted yet: keep the window until something is
+            rate = 0.5 * accepted / (refused_at - state.sent[0])
+        elif sample is not None and sample[1] >= _TRUSTED_COUNT:
+            rate = min(state.rate, sample[0]) * _RATE_MARGIN
+            state.rate_trusted = True
+        else:
+            guess = sample[0] if sample is not None else 0.0
+            rate = max(0.5 * state.rate, min(0.9 * state.rate, guess))
+        state.rate = rate
+        # The server's bucket was empty at `refused_at`; what it refilled since is taken by the
+        # calls granted after that and not refused (in flight or answered). One call of burst,
+        # so a lifted block releases callers one at a time.
+        pending = (len(state.sent) - bisect_right(state.sent, refused_at)) - (
+            len(state.refused) - bisect_right(state.refused, refused_at)
+        )
+        bucket = TokenBucket(rate, 1.0, now)
+        bucket.level = min(1.0, rate * (now - refused_at) - pending)
+        state.requests = bucket
+
+
+def _forget(state: KeyState, now: float) -> None:
+    """Drop grants and 429s older than the horizon of rate estimates."""
+    horizon = now - _RATE_HORIZON_S
+    del state.sent[: bisect_left(state.sent, horizon)]
+    del state.refused[: bisect_left(state.refused, horizon)]
