@@ -605,3 +605,33 @@ def test_cancel_while_a_chain_hands_over_its_next_phase_runs_nothing_more() -> N
     assert ran == [f"p{i}" for i in range(6)]
     statuses = [result.phases[f"p{i}"].status for i in range(20)]
     assert statuses == ["succeeded"] * 6 + ["cancelled"] * 14
+
+
+def test_scope_follows_sub_tasks_threads_and_survives_a_nested_run() -> None:
+    inner = Flow("inner")
+
+    @inner.phase()
+    async def inner_phase():
+        emit("usage", tokens=1)
+
+    outer = Flow("outer")
+
+    @outer.phase()
+    async def fan_out():
+        async def part(n: int) -> None:
+            await asyncio.sleep(0)
+            emit("usage", tokens=n)
+
+        await asyncio.gather(part(10), part(20))  # sub-tasks: the phase's scope is copied
+        await asyncio.to_thread(emit, "usage", tokens=100)  # a thread: copied too
+        result = await inner.run()  # a nested run has its own scope ...
+        assert result.usage["tokens"] == 1
+        scope = current_scope()  # ... and leaves this phase's scope as it was
+        assert scope is not None and scope.phase == "fan_out"
+        emit("usage", tokens=1000)
+
+    result = outer.run_sync()
+    assert result.status == "succeeded"
+    assert result.phases["fan_out"].usage["tokens"] == 1130
+    assert result.usage["tokens"] == 1130
+    assert current_scope() is None  # nothing leaks out of a run

@@ -38,6 +38,7 @@ from phasefarm.errors import (
 )
 from phasefarm.scope import Scope
 from phasefarm.scope import _current as _SCOPE
+from phasefarm.scope import _run as _RUN_SCOPE
 
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
@@ -191,7 +192,7 @@ class Run:
         self.usage: dict[str, float] = {}
         self.result: RunResult | None = None
         self._flushed = 0  # events already in the store
-        self._sink_method = self._sink  # bound once: every phase's Scope holds it
+        self._run_scope = Scope(self.run_id, "", self._sink)  # phases set only their key
         # whether anything reads events as they happen (else _emit only appends them)
         self._listening = bool(self._callbacks) or store is not None
         # phase key -> its task; a task removes itself once it has recorded its outcome
@@ -208,7 +209,7 @@ class Run:
         # set while a fast phase's task records its outcome: the first fast phase that this
         # releases is handed to that task (_handoff) instead of getting a task of its own
         self._can_hand_off = False
-        self._handoff: tuple[str, Awaitable[Any], Scope] | None = None
+        self._handoff: tuple[str, Awaitable[Any]] | None = None
         self._store_error: Exception | None = None  # the store failed: stop writing to it
         if stored is not None:
             for added in stored.added:
@@ -276,6 +277,8 @@ class Run:
         self._finished = self._loop.create_future()
         self._t0 = time.perf_counter()
         self._open_store()
+        # every task of this run copies this context: its phases need only set their key
+        run_token = _RUN_SCOPE.set(self._run_scope)
         try:
             self._emit(
                 "run.started",
@@ -308,6 +311,7 @@ class Run:
                 ) from self._store_error
             return result
         finally:
+            _RUN_SCOPE.reset(run_token)
             if self.store is not None:
                 with contextlib.suppress(Exception):
                     self.store.release(self.run_id)
@@ -384,7 +388,6 @@ class Run:
         self._flat += (now, "phase.started", key, bound.started)  # _emit(), inlined
         if self._listening:
             self._dispatch()
-        scope = tuple.__new__(Scope, (self.run_id, key, self._sink_method))
         try:
             coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
         except Exception as exc:  # raised before the first await, e.g. a TypeError
@@ -393,16 +396,16 @@ class Run:
         self._active += 1
         if self._can_hand_off:
             self._can_hand_off = False
-            self._handoff = (key, coro, scope)
+            self._handoff = (key, coro)
             return
-        self._tasks[key] = self._loop.create_task(self._run_fast(key, coro, scope), name=key)
+        self._tasks[key] = self._loop.create_task(self._run_fast(key, coro), name=key)
 
-    async def _run_fast(self, key: str, body: Awaitable[Any], scope: Scope) -> None:
+    async def _run_fast(self, key: str, body: Awaitable[Any]) -> None:
         """Run a fast phase, record its outcome, then any phase handed off to this task."""
         task: asyncio.Task[None] | None = None
         ran = 0
         # the task's context is its own copy: setting the scope here needs no reset
-        _SCOPE.set(scope)
+        _SCOPE.set(key)
         while True:
             error: str | None
             try:
@@ -432,12 +435,12 @@ class Run:
             if handoff is None:
                 return
             self._handoff = None
-            key, body, scope = handoff
+            key, body = handoff
             if task is None:
                 task = asyncio.current_task()
                 assert task is not None
             self._tasks[key] = task
-            _SCOPE.set(scope)
+            _SCOPE.set(key)
             ran += 1
 
     async def _execute(self, bound: _Bound) -> None:
@@ -450,7 +453,7 @@ class Run:
         attempt = 0
         # Each phase runs in its own task, whose context is a private copy: setting the scope
         # here needs no reset, and it follows the body into awaits and worker threads.
-        _SCOPE.set(Scope(self.run_id, key, self._sink))
+        _SCOPE.set(key)
         try:
             kwargs = self._kwargs(bound, ctx) if bound.binding else {}
             while True:
