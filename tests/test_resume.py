@@ -19,8 +19,16 @@ import pytest
 from pydantic import BaseModel
 
 from pg_support import new_database
-from phasefarm import BudgetExceeded, Flow, PhaseContext, StoreError
-from phasefarm.store import MemoryStore, PostgresStore, RunStore, SQLiteStore, StoredPhase
+from phasefarm import BudgetExceeded, Flow, PhaseContext, StoreError, emit
+from phasefarm.store import (
+    MemoryStore,
+    PostgresStore,
+    RunStore,
+    SQLiteStore,
+    StoredPhase,
+    StoredRun,
+    usage_so_far,
+)
 
 
 @dataclass
@@ -133,6 +141,82 @@ def test_failed_phase_resumed_with_retry_failed_runs_only_what_did_not_finish(re
     assert done.status == "succeeded"
     assert gate.calls == Counter()
     assert done.outputs == fixed.outputs
+
+
+def spender_flow() -> Flow:
+    """a spends before it can fail; b spends a little after it."""
+    flow = Flow("spender")
+
+    @flow.phase()
+    async def a(gate: Gate) -> str:
+        emit("usage", tokens=100, cost=0.5)
+        gate.enter("a")
+        return "a"
+
+    @flow.phase()
+    async def b(a: str, gate: Gate) -> str:
+        emit("usage", tokens=10, cost=0.05)
+        gate.enter("b")
+        return a + "b"
+
+    return flow
+
+
+def test_usage_of_an_abandoned_attempt_still_counts_after_resume(reopen):
+    flow = spender_flow()
+    first = flow.run_sync(services={"gate": Gate(broken={"a"})}, store=reopen(), run_id="r1")
+    assert first.phases["a"].status == "failed" and first.usage["tokens"] == 100
+
+    second = flow.resume_sync("r1", store=reopen(), services={"gate": Gate()}, retry_failed=True)
+    assert second.status == "succeeded"
+    assert second.phases["a"].usage["tokens"] == 200  # the failed attempt and this one
+    assert second.usage["tokens"] == 210
+    assert second.usage["cost"] == pytest.approx(1.05)
+
+    # Nothing runs again: the totals stand, in the result and in the store.
+    third = flow.resume_sync("r1", store=reopen(), services={"gate": Gate()})
+    assert third.usage["tokens"] == 210
+    assert third.phases["a"].usage["tokens"] == 200
+    assert reopen().load_run("r1").phases["a"].usage["tokens"] == 200
+
+
+def test_usage_of_a_phase_cut_off_without_a_record_counts_on_resume(reopen):
+    # As after a crash: a's usage events were saved, its record never was.
+    store = reopen()
+    store.create_run("r2", "spender", {}, "parallel", {})
+    usage = {"tokens": 100, "cost": 0.5}
+    event = {"seq": 0, "t": 0.1, "kind": "usage", "run_id": "r2", "phase": "a", "data": usage}
+    store.append_events("r2", [event])
+
+    result = spender_flow().resume_sync("r2", store=reopen(), services={"gate": Gate()})
+    assert result.status == "succeeded"
+    assert result.phases["a"].usage["tokens"] == 200
+    assert result.usage["tokens"] == 210
+
+
+def test_usage_so_far_takes_the_larger_of_records_and_events_per_field():
+    def phase(key: str, **usage: float) -> StoredPhase:
+        return StoredPhase(key, "succeeded", 1, 0.0, 1.0, None, None, None, dict(usage))
+
+    run = StoredRun("r", "f", {}, "parallel", "running", {}, [], {})
+    run.phases.update(a=phase("a", tokens=50, cost=0.2), b=phase("b", tokens=7))
+
+    def usage(phase: str | None, **data: float) -> dict:
+        return {"kind": "usage", "phase": phase, "data": data}
+
+    events = [
+        usage("a", tokens=30, cost=0.1),  # a's events: 30 + 40 = 70 tokens, 0.1 cost
+        usage("a", tokens=40, calls=1, cached=True),  # a bool is not a number here
+        {"kind": "phase.started", "phase": "c", "data": {"attempt": 1}},
+        usage("c", tokens=5),  # c has no record (cut off)
+        usage(None, tokens=1),  # run-level
+    ]
+    assert usage_so_far(run, events) == {
+        "a": {"tokens": 70, "cost": 0.2, "calls": 1},
+        "b": {"tokens": 7},  # its events were lost: the record counts
+        "c": {"tokens": 5},
+        "": {"tokens": 1},
+    }
 
 
 def test_skipped_dependents_run_on_resume(reopen):

@@ -328,16 +328,19 @@ def resume_command(
 
     check_cap("--max-tokens", max_tokens)
     check_cap("--max-cost", max_cost)
+    from phasefarm.store.base import usage_so_far
+
     run_store = open_store(store, create=False)
     try:
         stored = run_store.load_run(run_id)
+        earlier = list(usage_so_far(stored, run_store.events(run_id)).values())
     finally:
         run_store.close()
     meta = dict(stored.meta)
     # The caps are for the whole run: the job's budget counts only this execution's calls, so it
-    # gets what is left after the tokens and cost the stored phases already spent.
-    spent_tokens = sum(p.usage.get("tokens", 0.0) for p in stored.phases.values())
-    spent_cost = sum(p.usage.get("cost", 0.0) for p in stored.phases.values())
+    # gets what is left after what earlier executions spent (abandoned attempts included).
+    spent_tokens = sum(totals.get("tokens", 0.0) for totals in earlier)
+    spent_cost = sum(totals.get("cost", 0.0) for totals in earlier)
     for name, cap, spent in (
         ("max_tokens", max_tokens, spent_tokens),
         ("max_cost", max_cost, spent_cost),

@@ -185,6 +185,8 @@ class Run:
         self.bound: dict[str, _Bound] = dict(compiled[1])
         self.records: dict[str, PhaseRecord] = {key: PhaseRecord(key) for key in self.bound}
         self._items: dict[str, list[str]] = {}  # map -> keys of its items once expanded
+        # resumed run: what each phase spent in earlier executions (see _count_earlier_usage)
+        self._earlier_usage: dict[str, dict[str, float]] = {}
         self.outputs: dict[str, Any] = {}
         # unique across executions of one run
         self.timeline = Timeline(self.run_id, 0 if stored is None else stored.last_seq + 1)
@@ -212,6 +214,7 @@ class Run:
         self._handoff: tuple[str, Awaitable[Any]] | None = None
         self._store_error: Exception | None = None  # the store failed: stop writing to it
         if stored is not None:
+            self._count_earlier_usage(stored)
             for added in stored.added:
                 self._add_phase(
                     added.added_by,
@@ -562,7 +565,7 @@ class Run:
             for index, (item_key, item) in enumerate(zip(item_keys, items, strict=True)):
                 args = {"item": item, "index": index}
                 self.bound[item_key] = self._bind(item_key, spec, "item", bound.deps, args)
-                self.records[item_key] = PhaseRecord(item_key)
+                self.records[item_key] = self._new_record(item_key)
                 nodes.append(
                     NodeSpec(
                         item_key, bound.deps, spec.pool, spec.priority, spec.estimate, level=level
@@ -635,7 +638,7 @@ class Run:
             [NodeSpec(key, bound.deps, spec.pool, spec.priority, spec.estimate)]
         )
         self.bound[key] = bound
-        self.records[key] = PhaseRecord(key)
+        self.records[key] = self._new_record(key)
         if persist and self.store is not None:
             from phasefarm.store.base import AddedPhase
 
@@ -673,11 +676,31 @@ class Run:
         record.restored = True
         record.attempts = stored.attempts
         record.started, record.finished = stored.started, stored.finished
-        record.usage = dict(stored.usage)
-        for name, value in stored.usage.items():
-            self.usage[name] = self.usage.get(name, 0.0) + value
         self._complete(bound.key, stored.status, stored.output, stored.error, restored=True)
         return True
+
+    def _count_earlier_usage(self, stored: StoredRun) -> None:
+        """A resumed run's usage starts from what its earlier executions spent, abandoned
+        attempts included: the run's totals and each phase's record go on from there."""
+        from phasefarm.store.base import usage_so_far
+
+        assert self.store is not None
+        spent = usage_so_far(stored, self.store.events(self.run_id))
+        for key, totals in spent.items():
+            for name, value in totals.items():
+                self.usage[name] = self.usage.get(name, 0.0) + value
+            record = self.records.get(key)
+            if record is not None:
+                record.usage = dict(totals)
+        self._earlier_usage = spent  # for phases added again below (their records are new)
+
+    def _new_record(self, key: str) -> PhaseRecord:
+        """The record of a phase added during the run (map item, template)."""
+        record = PhaseRecord(key)
+        earlier = self._earlier_usage.get(key)
+        if earlier:
+            record.usage = dict(earlier)
+        return record
 
     def _input_hash(self, bound: _Bound) -> str:
         from phasefarm.store.codec import input_hash

@@ -7,7 +7,14 @@
 
 from __future__ import annotations
 
-from phasefarm.store.base import AddedPhase, RunStore, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    RunStore,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+    usage_so_far,
+)
 from phasefarm.store.codec import decode, encode, input_hash
 from phasefarm.store.memory import MemoryStore
 from phasefarm.store.postgres import PostgresStore
@@ -28,4 +35,5 @@ __all__ = [
     "encode",
     "input_hash",
     "open_store",
+    "usage_so_far",
 ]

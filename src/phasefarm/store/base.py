@@ -11,10 +11,11 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["AddedPhase", "RunStore", "RunSummary", "StoredPhase", "StoredRun"]
+__all__ = ["AddedPhase", "RunStore", "RunSummary", "StoredPhase", "StoredRun", "usage_so_far"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,32 @@ class StoredRun:
     # seq of the last stored event, -1 if none: a resumed execution numbers its events from
     # last_seq + 1, so the run's events stay unique and increasing across executions.
     last_seq: int = -1
+
+
+def usage_so_far(
+    run: StoredRun, events: Iterable[Mapping[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """What each phase of a stored run has spent in all its executions so far (tokens, cost,
+    calls...): key -> totals; run-level usage (no phase) under "".
+
+    A phase's record holds the usage of the execution that saved it, and a phase that was
+    running when a run stopped or crashed may have no record at all; its "usage" events, saved
+    with every phase record, still count it. Per field, the larger of the two is taken: the
+    events miss only what a crash caught between a record and its events."""
+    spent: dict[str, dict[str, float]] = {}
+    for event in events:
+        if event.get("kind") != "usage":
+            continue
+        totals = spent.setdefault(event.get("phase") or "", {})
+        for name, value in (event.get("data") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                totals[name] = totals.get(name, 0.0) + value
+    for key, phase in run.phases.items():
+        totals = spent.setdefault(key, {})
+        for name, value in phase.usage.items():
+            if value > totals.get(name, 0.0):
+                totals[name] = value
+    return {key: totals for key, totals in spent.items() if totals}
 
 
 @dataclass(frozen=True)
