@@ -635,3 +635,97 @@ def test_scope_follows_sub_tasks_threads_and_survives_a_nested_run() -> None:
     assert result.phases["fan_out"].usage["tokens"] == 1130
     assert result.usage["tokens"] == 1130
     assert current_scope() is None  # nothing leaks out of a run
+
+
+class Bail(BaseException):
+    """Not an Exception, like pytest's Failed or a framework's own timeout."""
+
+
+@pytest.mark.parametrize("options", [{}, {"retries": 1, "backoff": 0.0}])
+def test_a_phase_raising_a_base_exception_fails_and_the_run_ends(options: dict) -> None:
+    flow = Flow("bail")
+
+    @flow.phase(**options)
+    async def a():
+        raise Bail("stop here")
+
+    @flow.phase()
+    async def b(a): ...
+
+    @flow.phase()
+    async def other():
+        return 1
+
+    result = asyncio.run(asyncio.wait_for(flow.run(), timeout=5))
+    assert result.phases["a"].status == "failed"
+    assert result.phases["a"].error == "Bail: stop here"
+    assert result.phases["b"].status == "skipped"
+    assert result.outputs["other"] == 1
+
+
+def test_phases_added_from_an_executor_thread_keep_the_run_scope() -> None:
+    import concurrent.futures
+
+    flow = Flow("threads")
+
+    @flow.template()
+    async def worker():
+        emit("usage", tokens=7)
+
+    @flow.phase()
+    async def adder(ctx: PhaseContext):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # copies no context
+            await asyncio.get_running_loop().run_in_executor(
+                pool, lambda: ctx.add_phase("worker", key="w1")
+            )
+
+    result = flow.run_sync()
+    assert result.phases["w1"].status == "succeeded"
+    assert result.phases["w1"].usage == {"tokens": 7}
+    assert result.usage == {"tokens": 7}
+
+
+def test_cancel_before_released_phases_start_leaves_no_coroutine_unawaited() -> None:
+    import gc
+    import warnings
+
+    flow = Flow("w")
+    for i in range(3):
+
+        async def body():
+            await asyncio.sleep(1)
+
+        flow.phase(body, name=f"p{i}")
+
+    async def main():
+        handle = flow.start()
+        await asyncio.sleep(0)  # released, their tasks made, not yet started
+        handle.cancel()
+        return await handle.result()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = asyncio.run(main())
+        gc.collect()
+    assert {r.status for r in result.phases.values()} == {"cancelled"}
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+def test_a_cancellation_a_phase_leaves_on_its_task_does_not_hit_the_next_phase() -> None:
+    flow = Flow("leak")
+
+    @flow.phase()
+    async def a():
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # pending on the task when a returns
+        return "a"
+
+    @flow.phase()
+    async def b(a):
+        await asyncio.sleep(0)
+        return a + "b"
+
+    result = flow.run_sync()
+    assert result.status == "succeeded"
+    assert result.outputs["b"] == "ab"

@@ -14,7 +14,9 @@ phase sees the same context variables a new task would have copied at that momen
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import contextvars
 import random
 import secrets
 import threading
@@ -116,17 +118,20 @@ class PhaseContext:
         run = self._run
         if run._loop_thread == threading.get_ident():
             return run._add_phase(self.key, template, key, tuple(needs), dict(args or {}), options)
-        future = asyncio.run_coroutine_threadsafe(
-            _call_async(
-                run._add_phase, self.key, template, key, tuple(needs), dict(args or {}), options
-            ),
-            run._loop,
-        )
+        # From a thread: add it in the loop, in the run's own context (a task made from this
+        # thread's context would lack the run's scope, and so would the phases it starts).
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        def add() -> None:
+            try:
+                future.set_result(
+                    run._add_phase(self.key, template, key, tuple(needs), dict(args or {}), options)
+                )
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        run._loop.call_soon_threadsafe(add, context=run._root_context)
         return future.result()
-
-
-async def _call_async(fn: Callable[..., str], *args: Any) -> str:
-    return fn(*args)
 
 
 class Run:
@@ -206,12 +211,13 @@ class Run:
         self._finished: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop
         self._loop_thread = -1
+        self._root_context: contextvars.Context  # set by execute()
         self._adds: dict[str, int] = {}
         self._active = 0  # phases started (in a task) and not yet completed
         # set while a fast phase's task records its outcome: the first fast phase that this
         # releases is handed to that task (_handoff) instead of getting a task of its own
         self._can_hand_off = False
-        self._handoff: tuple[str, Awaitable[Any]] | None = None
+        self._handoff: _Bound | None = None
         self._store_error: Exception | None = None  # the store failed: stop writing to it
         if stored is not None:
             self._count_earlier_usage(stored)
@@ -282,6 +288,7 @@ class Run:
         self._open_store()
         # every task of this run copies this context: its phases need only set their key
         run_token = _RUN_SCOPE.set(self._run_scope)
+        self._root_context = contextvars.copy_context()  # for work handed in from threads
         try:
             self._emit(
                 "run.started",
@@ -391,59 +398,74 @@ class Run:
         self._flat += (now, "phase.started", key, bound.started)  # _emit(), inlined
         if self._listening:
             self._dispatch()
-        try:
-            coro = bound.spec.fn(**self._kwargs(bound, None)) if bound.binding else bound.spec.fn()
-        except Exception as exc:  # raised before the first await, e.g. a TypeError
-            self._complete(key, "failed", None, _describe(exc))
-            return
         self._active += 1
         if self._can_hand_off:
             self._can_hand_off = False
-            self._handoff = (key, coro)
+            self._handoff = bound
             return
-        self._tasks[key] = self._loop.create_task(self._run_fast(key, coro), name=key)
+        self._tasks[key] = self._loop.create_task(self._run_fast(bound), name=key)
 
-    async def _run_fast(self, key: str, body: Awaitable[Any]) -> None:
-        """Run a fast phase, record its outcome, then any phase handed off to this task."""
+    async def _run_fast(self, bound: _Bound) -> None:
+        """Run a fast phase, record its outcome, then any phase handed off to this task.
+
+        The body's coroutine is made here, not when the phase is released: a task cancelled
+        before its first step then leaves no coroutine that was never awaited."""
         task: asyncio.Task[None] | None = None
         ran = 0
-        # the task's context is its own copy: setting the scope here needs no reset
-        _SCOPE.set(key)
         while True:
+            key = bound.key
+            # the task's context is its own copy: setting the scope here needs no reset
+            _SCOPE.set(key)
             error: str | None
+            escape: BaseException | None = None
             try:
                 if ran and not ran % HANDOFF_YIELD:
                     await asyncio.sleep(0)
                 if self._cancelled:
                     raise asyncio.CancelledError
-                output = await body
+                spec = bound.spec
+                if bound.binding:
+                    output = await spec.fn(**self._kwargs(bound, None))
+                else:
+                    output = await spec.fn()
             except asyncio.CancelledError:
                 status, output, error = "cancelled", None, self._stop_reason or "cancelled"
-                _close(body)  # never started if the task was cancelled before it
             except RunStopped as exc:
                 self._request_stop(str(exc))
                 status, output, error = "cancelled", None, _describe(exc)
             except Exception as exc:
                 status, output, error = "failed", None, _describe(exc)
+            except BaseException as exc:  # not an Exception (a test's Failed, ...): still failed
+                status, output, error = "failed", None, _describe(exc)
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    escape = exc  # recorded, then on its way up
             else:
                 status, error = "succeeded", None
             del self._tasks[key]
             self._active -= 1
-            self._can_hand_off = True
+            self._can_hand_off = escape is None
             try:
                 self._complete(key, status, output, error)
             finally:
                 self._can_hand_off = False
+            if escape is not None:
+                raise escape
             handoff = self._handoff
             if handoff is None:
                 return
             self._handoff = None
-            key, body = handoff
+            bound = handoff
             if task is None:
                 task = asyncio.current_task()
                 assert task is not None
-            self._tasks[key] = task
-            _SCOPE.set(key)
+            if task.cancelling():
+                # a cancellation is pending on this task: it belongs to the phase that just
+                # ended, so the next phase gets a task of its own
+                self._tasks[bound.key] = self._loop.create_task(
+                    self._run_fast(bound), name=bound.key
+                )
+                return
+            self._tasks[bound.key] = task
             ran += 1
 
     async def _execute(self, bound: _Bound) -> None:
@@ -494,6 +516,13 @@ class Run:
             status, error = "cancelled", self._stop_reason or "cancelled"
         except GraphError as exc:  # a binding that cannot be filled
             status, error = "failed", _describe(exc)
+        except BaseException as exc:  # not an Exception (a test's Failed, ...): still failed
+            status, error = "failed", _describe(exc)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                del self._tasks[key]
+                self._active -= 1
+                self._complete(key, status, None, error)
+                raise  # recorded, then on its way up
         del self._tasks[key]
         self._active -= 1
         self._complete(key, status, output, error)
@@ -1029,12 +1058,6 @@ def _bind(
         started = _FIRST_STARTED[spec.pool] = {"attempt": 1, "pool": spec.pool}
     bound.started = started
     return bound
-
-
-def _close(body: Awaitable[Any]) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
 
 
 def _hashed(bound: _Bound, param: str) -> bool:
