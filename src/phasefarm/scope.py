@@ -7,12 +7,12 @@ read it to attribute tokens to the phase and to report waiting, without importin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-__all__ = ["Scope", "current_scope", "emit", "phase_scope"]
+__all__ = ["Scope", "add_usage", "current_scope", "emit", "phase_scope"]
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (phase, kind, data)
 
@@ -50,6 +50,13 @@ def emit(kind: str, **data: Any) -> None:
     scope = current_scope()
     if scope is not None:
         scope.sink(scope.phase, kind, data)
+
+
+def add_usage(totals: dict[str, float], data: Mapping[str, Any]) -> None:
+    """Add the numeric fields of a "usage" event's data to `totals` (bools are not numbers)."""
+    for name, value in data.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            totals[name] = totals.get(name, 0.0) + value
 
 
 @contextmanager

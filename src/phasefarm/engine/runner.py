@@ -38,7 +38,7 @@ from phasefarm.errors import (
     StoreError,
     UsageError,
 )
-from phasefarm.scope import Scope
+from phasefarm.scope import Scope, add_usage
 from phasefarm.scope import _current as _SCOPE
 from phasefarm.scope import _run as _RUN_SCOPE
 
@@ -58,7 +58,6 @@ _PHASE_KIND = {s: f"phase.{s}" for s in ("succeeded", "failed", "skipped", "canc
 _SUCCEEDED_FIRST_TIME: dict[str, Any] = {"attempts": 1, "error": None, "restored": False}
 _NO_ARGS: dict[str, Any] = {}  # never mutated
 _FIRST_STARTED: dict[str, dict[str, Any]] = {}  # pool -> data of a first phase.started
-_MAX_COMPILED = 8  # compiled graphs kept per flow (one per mode, pools, inputs... seen)
 
 
 @dataclass(slots=True, eq=False)
@@ -184,7 +183,6 @@ class Run:
                 frozenset(services),
             ),
             partial(_compile, flow, self.pools, mode, max_running, inputs, services),
-            limit=_MAX_COMPILED,
         )
         self.scheduler: Scheduler = compiled[0].copy()
         self.bound: dict[str, _Bound] = dict(compiled[1])
@@ -475,6 +473,7 @@ class Run:
         record.started = time.perf_counter() - self._t0
         ctx = PhaseContext(self, key) if bound.wants_ctx else None
         status, output, error = "failed", None, None
+        escape: BaseException | None = None
         attempt = 0
         # Each phase runs in its own task, whose context is a private copy: setting the scope
         # here needs no reset, and it follows the body into awaits and worker threads.
@@ -517,15 +516,14 @@ class Run:
         except GraphError as exc:  # a binding that cannot be filled
             status, error = "failed", _describe(exc)
         except BaseException as exc:  # not an Exception (a test's Failed, ...): still failed
-            status, error = "failed", _describe(exc)
+            status, output, error = "failed", None, _describe(exc)
             if isinstance(exc, KeyboardInterrupt | SystemExit):
-                del self._tasks[key]
-                self._active -= 1
-                self._complete(key, status, None, error)
-                raise  # recorded, then on its way up
+                escape = exc  # recorded, then on its way up
         del self._tasks[key]
         self._active -= 1
         self._complete(key, status, output, error)
+        if escape is not None:
+            raise escape
 
     async def _call(self, spec: PhaseDef, kwargs: dict[str, Any]) -> Any:
         if spec.is_async:
@@ -716,8 +714,7 @@ class Run:
         assert self.store is not None
         spent = usage_so_far(stored, self.store.events(self.run_id))
         for key, totals in spent.items():
-            for name, value in totals.items():
-                self.usage[name] = self.usage.get(name, 0.0) + value
+            add_usage(self.usage, totals)
             record = self.records.get(key)
             if record is not None:
                 record.usage = dict(totals)
@@ -927,11 +924,8 @@ class Run:
             self._loop.call_soon_threadsafe(self._sink, key, kind, data)
             return
         if kind == "usage":
-            record = self.records[key]
-            for name, value in data.items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    record.usage[name] = record.usage.get(name, 0.0) + value
-                    self.usage[name] = self.usage.get(name, 0.0) + value
+            add_usage(self.records[key].usage, data)
+            add_usage(self.usage, data)
         self._emit(kind, key, dict(data))
 
     def subscribe(self) -> asyncio.Queue[Event | None]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from phasefarm.scope import add_usage
+
 __all__ = ["AddedPhase", "RunStore", "RunSummary", "StoredPhase", "StoredRun", "usage_so_far"]
 
 
@@ -72,10 +74,7 @@ def usage_so_far(
     for event in events:
         if event.get("kind") != "usage":
             continue
-        totals = spent.setdefault(event.get("phase") or "", {})
-        for name, value in (event.get("data") or {}).items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                totals[name] = totals.get(name, 0.0) + value
+        add_usage(spent.setdefault(event.get("phase") or "", {}), event.get("data") or {})
     for key, phase in run.phases.items():
         totals = spent.setdefault(key, {})
         for name, value in phase.usage.items():
