@@ -40,12 +40,16 @@ async def event_batches(
             yield batch
         return
     while True:
-        events = manager.store.events(run_id, sent)
+        # from the last event sent, included: a client that saw `run.finished` is told the end
+        events = manager.store.events(run_id, sent - 1 if sent >= 0 else -1)
+        last_kind = events[0]["kind"] if events and events[0]["seq"] == sent else None
+        events = [e for e in events if e["seq"] > sent]
         for start in range(0, len(events), BATCH_MAX):
             batch = events[start : start + BATCH_MAX]
             sent = batch[-1]["seq"]
+            last_kind = batch[-1]["kind"]
             yield batch
-        if events and events[-1]["kind"] == "run.finished":
+        if last_kind == "run.finished":
             return
         live = manager.handle(run_id)
         if live is not None:  # resumed by this server in the meantime
