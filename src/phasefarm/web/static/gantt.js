@@ -12,6 +12,20 @@
     return at > 0 ? key.slice(0, at) : key;
   }
 
+  // a row of time ticks at a readable step (at most about 8 of them)
+  function axis(span, pct) {
+    const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
+    const step = steps.find((s) => span / s <= 8) || 3600;
+    const ticks = [];
+    for (let t = 0; t <= span; t += step) {
+      const tick = el("div", { class: "tick", text: `${+t.toFixed(1)} s` });
+      tick.style.left = pct(t);
+      ticks.push(tick);
+    }
+    return el("div", { class: "lane axis" }, el("div", { class: "name", text: "" }),
+      el("div", { class: "track" }, ...ticks));
+  }
+
   class Gantt {
     constructor() {
       this.phases = new Map(); // key -> phase, in first-seen order
@@ -114,7 +128,7 @@
       const critical = new Set(this.graph.critical_path || []);
       const level = new Map();
       (this.graph.waves || []).forEach((names, i) => names.forEach((n) => level.set(n, i)));
-      const lanes = [];
+      const lanes = [axis(span, pct)];
       for (const { p, item, first, size } of this.rows()) {
         const end = p.end === null ? now : p.end;
         const start = p.start === null ? end : p.start;
