@@ -41,7 +41,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    pytest.importorskip("starlette")
     with serve(tmp_path_factory.mktemp("web-browser")) as running:
         yield running
 

@@ -15,8 +15,6 @@ from websockets.sync.client import connect
 
 from web_support import Server, read_stream, serve
 
-pytest.importorskip("starlette")
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

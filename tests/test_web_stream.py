@@ -17,8 +17,6 @@ from websockets.sync.client import connect
 from phasefarm.store.url import open_store
 from web_support import Server, read_stream, serve
 
-pytest.importorskip("starlette")
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
