@@ -236,6 +236,7 @@ def test_files_only_from_the_run_folder(server: Server, finished_run: str):
     os.symlink(secret, out / "link-out.txt")
     os.symlink(out / "page.md", out / "link-in.md")
     os.symlink(out.parent.parent, out / "dir-link")
+    os.symlink(out / "sub", out / "sub-link")  # a folder link pointing inside: refused too
     base = f"/runs/{finished_run}/files/"
     assert raw_get(server, base + "page.md") == 200
     assert raw_get(server, base + "sub/note.txt") == 200
@@ -252,6 +253,7 @@ def test_files_only_from_the_run_folder(server: Server, finished_run: str):
         "link-out.txt",
         "link-in.md",
         "dir-link/secret.txt",
+        "sub-link/note.txt",
         "sub/%00note.txt",
         "./page.md",
         "sub//note.txt",
