@@ -7,36 +7,18 @@ them, made smaller.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from browser_support import ARGS, ARTIFACTS, BROWSER_MARKS, CHROMIUM
 from web_support import Server, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TIMEOUT_MS = 60_000
 
-pytestmark = [
-    pytest.mark.browser,
-    # CI installs chromium (.ci/run) and sets PHASEFARM_REQUIRE_BROWSER: there it must not skip
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("PHASEFARM_REQUIRE_BROWSER"),
-        reason="needs Debian's chromium at /usr/bin/chromium",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")

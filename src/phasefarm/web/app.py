@@ -16,7 +16,6 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -293,8 +292,3 @@ async def _subscription(
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.send_json({"type": "error", "error": reason})
     await websocket.close(code, reason)
-
-
-def static_path() -> Path:
-    """The folder of the dashboard's HTML, JS and CSS."""
-    return Path(str(STATIC))
