@@ -76,11 +76,12 @@ def serve(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
     """`python -m phasefarm serve` on a free port, stopped with SIGINT at the end."""
     store = f"sqlite:///{tmp / 'runs.sqlite3'}"
     out = tmp / "out"
+    errors = (tmp / "serve.stderr").open("w", encoding="utf-8")  # a file: a pipe could fill up
     process = subprocess.Popen(
         [sys.executable, "-m", "phasefarm", "serve", "--store", store, "--out", str(out)],
         cwd=tmp,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         text=True,
         env={**os.environ, **(env or {})},
     )
@@ -94,7 +95,9 @@ def serve(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
         try:
             first = lines.get(timeout=STARTUP_TIMEOUT_S)
         except queue.Empty:
-            raise AssertionError("phasefarm serve printed no URL") from None
+            raise AssertionError(
+                f"phasefarm serve printed no URL: {(tmp / 'serve.stderr').read_text()}"
+            ) from None
         assert first.startswith("phasefarm serve: http://127.0.0.1:"), first
         url = first.split(": ", 1)[1].strip()
         base, token = url.split("/?token=")
@@ -106,6 +109,7 @@ def serve(tmp: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        errors.close()
 
 
 Messages = list[dict[str, Any]]

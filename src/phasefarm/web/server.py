@@ -30,6 +30,9 @@ def serve(*, store_url: str | None, host: str, port: int, out_root: Path) -> Non
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # listening before the URL is printed: a client that reads it can connect at once
+        # (connections wait in the backlog until uvicorn accepts them)
+        sock.listen(128)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     token = secrets.token_urlsafe(24)
