@@ -7,6 +7,7 @@ them, made smaller.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -175,5 +176,76 @@ def test_cancel_from_the_run_page(server: Server, browser: Any):
     assert page.evaluate("window.phasefarmRun.state.status") == "cancelled"
     assert page.locator("#gantt .bar.cancelled").count() >= 1
     assert server.run(run_id)["status"] == "cancelled"
+    context.close()
+    assert console.errors == []
+
+
+def test_failures_retries_and_waits_on_the_bars(server: Server, browser: Any):
+    """A run executed elsewhere (here: this process, into the server's store) with a
+    rate-limit wait, a retry, a failure and a skipped phase, as the run page draws it."""
+    import asyncio
+
+    from phasefarm import Flow, PhaseContext
+    from phasefarm.store.url import open_store
+
+    flow = Flow("shapes")
+    tries = {"n": 0}
+
+    @flow.phase()
+    async def waits(ctx: PhaseContext) -> int:
+        await asyncio.sleep(0.05)
+        ctx.emit("limiter.wait", key="k0", seconds=0.05)
+        return 1
+
+    @flow.phase(retries=1, backoff=0.0)
+    async def flaky(waits: int) -> int:
+        tries["n"] += 1
+        if tries["n"] == 1:
+            raise RuntimeError("first try fails")
+        return 2
+
+    @flow.phase()
+    async def broken(waits: int) -> int:
+        raise ValueError("always fails")
+
+    @flow.phase()
+    async def after_broken(broken: int) -> int:
+        return broken
+
+    def run() -> None:  # in a thread: Playwright's sync API holds this thread's event loop
+        store = open_store(server.store)
+        try:
+            results.append(flow.run_sync(store=store, run_id="shapes-1"))
+        finally:
+            store.close()
+
+    results: list[Any] = []
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=60)
+    assert results and results[0].status == "failed"
+    console = Console()
+    context = browser.new_context(viewport={"width": 1100, "height": 600})
+    page = console.watch(context.new_page())
+    page.goto(server.url)
+    page.goto(f"{server.base}/runs/shapes-1")
+    wait_finished(page)
+    seen = gantt(page)
+    assert dict(seen["bars"]) == {
+        "waits": "succeeded",
+        "flaky": "succeeded",
+        "broken": "failed",
+        "after_broken": "skipped",
+    }
+    assert seen["kn"] == "2/4"
+    assert page.locator("#bad").inner_text() == "1 failed · 1 skipped"
+    assert page.locator("#status").inner_text() == "failed"
+    lane = page.locator(".lane", has=page.locator(".bar[data-key=waits]"))
+    assert lane.locator(".wait").count() == 1
+    lane = page.locator(".lane", has=page.locator(".bar[data-key=flaky]"))
+    assert lane.locator(".retry").count() == 1
+    assert page.locator("#log li.phase-failed").count() == 1
+    assert page.locator("#cancel").is_hidden()  # not executed by this server
+    page.screenshot(path=str(ARTIFACTS / "web-run-failures.png"))
     context.close()
     assert console.errors == []

@@ -14,11 +14,11 @@
 
   // a row of time ticks at a readable step (at most about 8 of them)
   function axis(span, pct) {
-    const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
+    const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
     const step = steps.find((s) => span / s <= 8) || 3600;
     const ticks = [];
     for (let t = 0; t <= span; t += step) {
-      const tick = el("div", { class: "tick", text: `${+t.toFixed(1)} s` });
+      const tick = el("div", { class: "tick", text: `${+t.toFixed(2)} s` });
       tick.style.left = pct(t);
       ticks.push(tick);
     }
