@@ -291,3 +291,28 @@ def test_no_api_key_reaches_the_browser(tmp_path: Path, fake_openai):
         assert len(events) > 20
         for text in seen:
             assert key not in text and key[8:] not in text
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--port", "70000"], "--port must be between 0 and 65535, got 70000"),
+        (["--host", "256.1.1.1"], "cannot listen on 256.1.1.1:0"),
+        (["--out", "a-file"], "--out a-file exists and is not a folder"),
+    ],
+)
+def test_serve_refuses_bad_options(tmp_path: Path, options: list[str], says: str):
+    import subprocess
+    import sys
+
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "phasefarm", "serve", "--store", "memory:", *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("phasefarm: error: ") and says in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stdout == ""
