@@ -26,9 +26,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from phasefarm.errors import StoreError, UsageError
+from phasefarm.errors import UsageError
 from phasefarm.web.files import CONTENT_POLICY, safe_file
-from phasefarm.web.runs import RunManager, parse_request
+from phasefarm.web.runs import RunManager, UnknownRun, parse_request
 from phasefarm.web.stream import event_batches
 
 __all__ = ["BODY_MAX", "COOKIE", "MESSAGE_MAX", "create_app"]
@@ -92,9 +92,10 @@ def create_app(manager: RunManager, token: str, *, bind_host: str = "127.0.0.1")
                 return await handler(request)  # type: ignore[no-any-return]
             except Refused as exc:
                 return _error(exc.status, exc.reason)
-            except UsageError as exc:  # StoreError included: unknown run id and such
-                status = 404 if "unknown run" in str(exc) else 400
-                return _error(status, str(exc))
+            except UnknownRun as exc:
+                return _error(404, str(exc))
+            except UsageError as exc:  # a bad form field, a job's own option check
+                return _error(400, str(exc))
 
         return endpoint
 
@@ -157,7 +158,7 @@ def create_app(manager: RunManager, token: str, *, bind_host: str = "127.0.0.1")
         except Refused as exc:
             await websocket.send_denial_response(_error(exc.status, exc.reason))
             return
-        except StoreError as exc:
+        except UnknownRun as exc:
             await websocket.send_denial_response(_error(404, str(exc)))
             return
         await websocket.accept()

@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from phasefarm.engine.runner import RunHandle
     from phasefarm.store.base import RunStore
 
-__all__ = ["JobRequest", "RunManager", "close_services", "parse_request", "public_meta"]
+__all__ = [
+    "JobRequest",
+    "RunManager",
+    "UnknownRun",
+    "close_services",
+    "parse_request",
+    "public_meta",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,10 @@ def public_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """A run's meta without anything that could be a secret (API keys never are in meta, but a
     job added later might be careless)."""
     return {k: v for k, v in meta.items() if not _SECRET.search(k) or k == "max_tokens"}
+
+
+class UnknownRun(UsageError):
+    """No run of that id in the store (the routes answer 404)."""
 
 
 @dataclass(frozen=True)
@@ -180,10 +191,15 @@ class RunManager:
 
     def describe(self, run_id: str) -> dict[str, Any]:
         """job, brief, out and public meta of a run (fixed once the run exists, so cached);
-        StoreError for an unknown run."""
+        UnknownRun for an unknown run."""
         known = self._described.get(run_id)
         if known is None:
-            stored = self.store.load_run(run_id)
+            try:
+                stored = self.store.load_run(run_id)
+            except StoreError as exc:
+                if run_id in {s.run_id for s in self.store.list_runs()}:
+                    raise
+                raise UnknownRun(f"unknown run {run_id!r}") from exc
             brief = stored.inputs.get("brief")
             known = {
                 "job": str(stored.meta.get("job") or stored.flow),
@@ -200,7 +216,7 @@ class RunManager:
         rows = []
         for summary in self.store.list_runs():
             row = asdict(summary)
-            with contextlib.suppress(StoreError):
+            with contextlib.suppress(UsageError):  # a run deleted meanwhile, a bad record
                 row.update(self.describe(summary.run_id))
             row.pop("meta", None)
             row["live"] = self.is_live(summary.run_id)
@@ -281,11 +297,11 @@ class RunManager:
             self._handles.pop(run_id, None)
 
     def cancel(self, run_id: str) -> bool:
-        """Cancel a run this server started; False if it is not running here. StoreError for
+        """Cancel a run this server started; False if it is not running here. UnknownRun for
         an unknown run."""
         handle = self._handles.get(run_id)
         if handle is None:
-            self.describe(run_id)  # unknown run: StoreError
+            self.describe(run_id)  # unknown run: UnknownRun
             return False
         handle.cancel()
         return True
