@@ -243,7 +243,7 @@ async def _send_events(manager: RunManager, websocket: WebSocket, run_id: str, a
     run = {**manager.summary(run_id), "graph": await manager.graph(run_id)}
     await websocket.send_json({"type": "hello", "run": run})
     last = after
-    async for batch in event_batches(manager, run_id, after):
+    async for batch in event_batches(manager.store, manager.live_events, run_id, after):
         last = batch[-1]["seq"]
         await websocket.send_text(json.dumps({"type": "events", "events": batch}, default=str))
     await websocket.send_json({"type": "end", "last_seq": last, "run": manager.summary(run_id)})

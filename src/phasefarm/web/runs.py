@@ -25,8 +25,10 @@ from phasefarm.llm import PROVIDERS
 from phasefarm.options import check_non_negative
 from phasefarm.pipelines import JOBS, load_job
 from phasefarm.store.url import open_store
+from phasefarm.web.stream import LiveEvents
 
 if TYPE_CHECKING:
+    from phasefarm.engine.flow import Flow
     from phasefarm.engine.runner import RunHandle
     from phasefarm.store.base import RunStore
 
@@ -41,6 +43,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+START_WAIT_S = 10.0  # for a started run's first event, at most
 BRIEF_MAX = 4000  # characters, as the website command allows
 # the size option of each job the form knows: (meta name, label, least, most, default);
 # a job registered later without an entry here is started without one
@@ -57,6 +60,12 @@ def public_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """A run's meta without anything that could be a secret (API keys never are in meta, but a
     job added later might be careless)."""
     return {k: v for k, v in meta.items() if not _SECRET.search(k) or k == "max_tokens"}
+
+
+def plan_graph(flow: Flow) -> dict[str, Any]:
+    """What the run page needs of a flow's plan."""
+    plan = flow.plan()
+    return {"waves": plan.waves, "critical_path": plan.critical_path}
 
 
 class UnknownRun(UsageError):
@@ -162,6 +171,7 @@ class RunManager:
         self.store: RunStore = open_store(store_url)
         self.out_root = out_root.absolute()
         self._handles: dict[str, RunHandle] = {}
+        self._live: dict[str, LiveEvents] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._described: dict[str, dict[str, Any]] = {}  # run id -> job, brief, out, meta
         self._graphs: dict[str, dict[str, Any]] = {}  # run id -> waves, critical path
@@ -183,9 +193,6 @@ class RunManager:
 
     def is_live(self, run_id: str) -> bool:
         return run_id in self._handles
-
-    def handle(self, run_id: str) -> RunHandle | None:
-        return self._handles.get(run_id)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -243,17 +250,12 @@ class RunManager:
         known = self._graphs.get(run_id)
         if known is not None:
             return known
-        handle = self._handles.get(run_id)
         graph: dict[str, Any] = {"waves": [], "critical_path": []}
         try:
-            if handle is not None:
-                plan = handle.run.flow.plan()
-            else:
-                described = self.describe(run_id)
-                flow, services = load_job(described["job"])(dict(self.store.load_run(run_id).meta))
-                await close_services(services)
-                plan = flow.plan()
-            graph = {"waves": plan.waves, "critical_path": plan.critical_path}
+            described = self.describe(run_id)
+            flow, services = load_job(described["job"])(dict(self.store.load_run(run_id).meta))
+            await close_services(services)
+            graph = plan_graph(flow)
         except (PhasefarmError, OSError, ValueError) as exc:
             log.info("no plan for run %s: %s", run_id, exc)
         self._graphs[run_id] = graph
@@ -266,6 +268,7 @@ class RunManager:
         run_id = f"{request.job}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         meta = job_meta(request, self.out_root / run_id)
         flow, services = load_job(request.job)(meta)
+        self._graphs[run_id] = plan_graph(flow)
         handle = flow.start(
             inputs={"brief": request.brief},
             services=services,
@@ -274,18 +277,22 @@ class RunManager:
             run_id=run_id,
             meta={**meta, "job": request.job},
         )
+        live = LiveEvents()
         self._handles[run_id] = handle
-        task = asyncio.create_task(self._finish(run_id, handle, services))
+        self._live[run_id] = live
+        task = asyncio.create_task(self._follow(run_id, handle, live, services))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        # the run's first step records it in the store; the page asks for it right after
-        for _ in range(500):
-            if len(handle.run.timeline) or task.done():
-                break
-            await asyncio.sleep(0.01)
+        # the run's first event (run.started) comes once the store has the run: the page
+        # asks for it right after this answer
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(live.wait(0), START_WAIT_S)
         return run_id
 
-    async def _finish(self, run_id: str, handle: RunHandle, services: dict[str, Any]) -> None:
+    async def _follow(
+        self, run_id: str, handle: RunHandle, live: LiveEvents, services: dict[str, Any]
+    ) -> None:
+        collecting = asyncio.create_task(live.collect(handle))
         try:
             result = await handle.result()
             log.info("run %s %s", run_id, result.status)
@@ -293,8 +300,14 @@ class RunManager:
             log.warning("run %s stopped: %s", run_id, exc)
         finally:
             await close_services(services)
+            await collecting
             # from here on the store has every event of the run
             self._handles.pop(run_id, None)
+            self._live.pop(run_id, None)
+
+    def live_events(self, run_id: str) -> LiveEvents | None:
+        """The collected events of a run this server is executing."""
+        return self._live.get(run_id)
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a run this server started; False if it is not running here. UnknownRun for

@@ -3,10 +3,9 @@
 Every event has a sequence number, unique and increasing within a run (across resumed
 executions too). A client says the last number it saw; it gets every event after it exactly
 once, in order, so a client that reconnects loses and doubles nothing:
-- a run this server executes: the store's events after that number, then the run's own
-  in-memory timeline (which has every event of the execution, from its first), skipping what
-  was already sent; the store may lag the timeline (it is written at phase ends), never the
-  reverse for earlier executions;
+- a run this server executes: its events are collected as they happen (`LiveEvents`, one
+  subscription to the run per execution, shared by every client); a client gets the store's
+  events from before this execution, then the collected ones after the number it gave;
 - a run executed elsewhere (the CLI, another server): the store, polled.
 The message format is in docs/web.md.
 """
@@ -14,34 +13,80 @@ The message format is in docs/web.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phasefarm.engine.runner import RunHandle
-    from phasefarm.web.runs import RunManager
+    from phasefarm.store.base import RunStore
 
-__all__ = ["POLL_S", "event_batches"]
+__all__ = ["BATCH_MAX", "POLL_S", "LiveEvents", "event_batches"]
 
 POLL_S = 0.25  # how often the store is read for runs executed by another process
 BATCH_MAX = 500  # events per message at most
 
 
+class LiveEvents:
+    """The events of one execution of a run in this process, as dicts, in seq order."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.ended = False
+        self._changed = asyncio.Event()
+
+    async def collect(self, handle: RunHandle) -> None:
+        """Follow the run to its end (run as a task)."""
+        try:
+            async for event in handle.events():
+                self.events.append(event.to_dict())
+                self._wake()
+        finally:
+            self.ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, seen: int) -> None:
+        """Until there are more than `seen` events or the execution has ended."""
+        while len(self.events) <= seen and not self.ended:
+            await self._changed.wait()
+
+    async def batches(self, sent: int) -> AsyncIterator[list[dict[str, Any]]]:
+        """Collected events with seq > sent, as they come, until the execution ends."""
+        index = 0
+        while True:
+            await self.wait(index)
+            fresh = [e for e in self.events[index : index + BATCH_MAX] if e["seq"] > sent]
+            index = min(len(self.events), index + BATCH_MAX)
+            if fresh:
+                sent = fresh[-1]["seq"]
+                yield fresh
+            if self.ended and index >= len(self.events):
+                return
+
+
 async def event_batches(
-    manager: RunManager, run_id: str, after: int, *, poll_s: float = POLL_S
+    store: RunStore,
+    live: Callable[[str], LiveEvents | None],
+    run_id: str,
+    after: int,
+    *,
+    poll_s: float = POLL_S,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Lists of event dicts with seq > after, in seq order, until the run's execution ends
-    (its `run.finished` event has been yielded) and nothing newer is stored."""
+    (its `run.finished` event has been yielded) and nothing newer is stored. `live` gives the
+    collected events of a run this process executes (None for others)."""
     sent = after
-    handle = manager.handle(run_id)
-    if handle is not None:
-        async for batch in _live(manager, handle, run_id, sent):
-            yield batch
-        return
     while True:
+        collected = live(run_id)
+        if collected is not None:
+            async for batch in _with_earlier(store, collected, run_id, sent):
+                yield batch
+            return
         # from the last event sent, included: a client that saw `run.finished` is told the end
-        events = manager.store.events(run_id, sent - 1 if sent >= 0 else -1)
+        events = store.events(run_id, sent - 1 if sent >= 0 else -1)
         last_kind = events[0]["kind"] if events and events[0]["seq"] == sent else None
         events = [e for e in events if e["seq"] > sent]
         for start in range(0, len(events), BATCH_MAX):
@@ -51,52 +96,20 @@ async def event_batches(
             yield batch
         if last_kind == "run.finished":
             return
-        live = manager.handle(run_id)
-        if live is not None:  # resumed by this server in the meantime
-            async for batch in _live(manager, live, run_id, sent):
-                yield batch
-            return
         await asyncio.sleep(poll_s)
 
 
-async def _live(
-    manager: RunManager, handle: RunHandle, run_id: str, sent: int
+async def _with_earlier(
+    store: RunStore, collected: LiveEvents, run_id: str, sent: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in handle.events():
-                queue.put_nowait(event.to_dict())
-        finally:
-            queue.put_nowait(None)
-
-    # the store first: earlier executions of a resumed run are only there
-    stored = [e for e in manager.store.events(run_id, sent)]
-    first_live = handle.run.timeline.first_seq
-    earlier = [e for e in stored if e["seq"] < first_live]
-    if earlier:
-        sent = earlier[-1]["seq"]
-        yield earlier
-    task = asyncio.create_task(pump())
-    try:
-        ended = False
-        while not ended:
-            batch: list[dict[str, Any]] = []
-            item = await queue.get()
-            while True:
-                if item is None:
-                    ended = True
-                    break
-                if item["seq"] > sent:
-                    batch.append(item)
-                    sent = item["seq"]
-                if len(batch) >= BATCH_MAX or queue.empty():
-                    break
-                item = queue.get_nowait()
-            if batch:
-                yield batch
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    """Earlier executions' events (only in the store), then this execution's."""
+    await collected.wait(0)
+    if collected.events:
+        first = collected.events[0]["seq"]
+        earlier = [e for e in store.events(run_id, sent) if e["seq"] < first]
+        for start in range(0, len(earlier), BATCH_MAX):
+            batch = earlier[start : start + BATCH_MAX]
+            sent = batch[-1]["seq"]
+            yield batch
+    async for batch in collected.batches(sent):
+        yield batch
