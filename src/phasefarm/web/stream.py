@@ -3,9 +3,9 @@
 Every event has a sequence number, unique and increasing within a run (across resumed
 executions too). A client says the last number it saw; it gets every event after it exactly
 once, in order, so a client that reconnects loses and doubles nothing:
-- a run this server executes: its events are collected as they happen (`LiveEvents`, one
-  subscription to the run per execution, shared by every client); a client gets the store's
-  events from before this execution, then the collected ones after the number it gave;
+- a run this server executes (always a fresh one, from seq 0): its events are collected as
+  they happen (`LiveEvents`, one subscription to the run, shared by every client), and a
+  client gets the collected ones after the number it gave;
 - a run executed elsewhere (the CLI, another server): the store, polled.
 The message format is in docs/web.md.
 """
@@ -81,8 +81,8 @@ async def event_batches(
     sent = after
     while True:
         collected = live(run_id)
-        if collected is not None:
-            async for batch in _with_earlier(store, collected, run_id, sent):
+        if collected is not None:  # a fresh run, started here: every event is collected
+            async for batch in collected.batches(sent):
                 yield batch
             return
         # from the last event sent, included: a client that saw `run.finished` is told the end
@@ -97,19 +97,3 @@ async def event_batches(
         if last_kind == "run.finished":
             return
         await asyncio.sleep(poll_s)
-
-
-async def _with_earlier(
-    store: RunStore, collected: LiveEvents, run_id: str, sent: int
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """Earlier executions' events (only in the store), then this execution's."""
-    await collected.wait(0)
-    if collected.events:
-        first = collected.events[0]["seq"]
-        earlier = [e for e in store.events(run_id, sent) if e["seq"] < first]
-        for start in range(0, len(earlier), BATCH_MAX):
-            batch = earlier[start : start + BATCH_MAX]
-            sent = batch[-1]["seq"]
-            yield batch
-    async for batch in collected.batches(sent):
-        yield batch
