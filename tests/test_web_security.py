@@ -316,3 +316,14 @@ def test_serve_refuses_bad_options(tmp_path: Path, options: list[str], says: str
     assert done.returncode == 2
     assert done.stderr.startswith("phasefarm: error: ") and says in done.stderr
     assert len(done.stderr.splitlines()) == 1 and done.stdout == ""
+
+
+def test_two_servers_side_by_side_keep_their_cookies(server: Server, tmp_path: Path):
+    import httpx
+
+    with serve(tmp_path) as second, httpx.Client(follow_redirects=True) as browser_like:
+        # cookie jars ignore ports: one cookie name for both would let the second replace it
+        for each in (server, second):
+            assert browser_like.get(each.url).status_code == 200  # redirect followed
+        for each in (server, second):
+            assert browser_like.get(f"{each.base}/api/runs").status_code == 200

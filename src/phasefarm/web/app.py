@@ -31,9 +31,8 @@ from phasefarm.web.files import CONTENT_POLICY, safe_file
 from phasefarm.web.runs import RunManager, UnknownRun, parse_request
 from phasefarm.web.stream import event_batches
 
-__all__ = ["BODY_MAX", "COOKIE", "MESSAGE_MAX", "create_app"]
+__all__ = ["BODY_MAX", "MESSAGE_MAX", "create_app", "token_cookie"]
 
-COOKIE = "phasefarm_token"
 BODY_MAX = 16 * 1024  # bytes of a form or JSON body
 MESSAGE_MAX = 4 * 1024  # bytes of a WebSocket message from a client
 PAGE_POLICY = (
@@ -42,6 +41,12 @@ PAGE_POLICY = (
 )
 STATIC = files("phasefarm.web").joinpath("static")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def token_cookie(conn: HTTPConnection) -> str:
+    """The cookie's name: one per port, as browsers share cookies between the ports of a host
+    and two servers may run side by side."""
+    return f"phasefarm_token_{conn.url.port or 80}"
 
 
 class Refused(Exception):
@@ -67,7 +72,7 @@ def create_app(manager: RunManager, token: str, *, bind_host: str = "127.0.0.1")
             conn.headers.get("x-phasefarm-token")
             or _bearer(conn.headers.get("authorization"))
             or conn.query_params.get("token")
-            or conn.cookies.get(COOKIE)
+            or conn.cookies.get(token_cookie(conn))
         )
         if not given:
             raise Refused(401, "a token is needed: open the URL that `phasefarm serve` printed")
@@ -104,7 +109,9 @@ def create_app(manager: RunManager, token: str, *, bind_host: str = "127.0.0.1")
         if "token" in request.query_params:
             # first visit from the printed URL: keep the token in a cookie, drop it from the bar
             response: Response = RedirectResponse(request.url.path, 303)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(
+                token_cookie(request), token, httponly=True, samesite="strict", path="/"
+            )
             return response
         if "run_id" in request.path_params:
             manager.describe(request.path_params["run_id"])
