@@ -138,6 +138,9 @@ def test_cut_socket_ends_with_the_same_gantt(server: Server, browser: Any):
     page.wait_for_function("() => window.phasefarmRun.gantt.counts().succeeded >= 3")
     page.evaluate("window.phasefarmRun.pause()")  # the socket is cut: no event reaches the page
     paused_at = page.evaluate("window.phasefarmRun.state.lastSeq")
+    # mid-run: the page had not seen the end (the run takes ~40 seed-s x 0.1 s, the page
+    # paused after the first ~10 seed-s)
+    assert page.evaluate("window.phasefarmRun.state.status") == "running"
     # the run goes on without the page: wait until it has gone well past what the page saw
     deadline = time.monotonic() + 60
     while server.run(run_id)["done"] < 15 and server.run(run_id)["status"] == "running":
