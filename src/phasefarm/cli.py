@@ -18,7 +18,6 @@ from phasefarm.errors import UsageError
 from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
-    from phasefarm.engine.events import Event
     from phasefarm.engine.flow import Flow
     from phasefarm.engine.result import RunResult
 
@@ -43,58 +42,6 @@ def fail(message: str) -> typer.Exit:
     """Print one line naming the problem and return the exit to raise (code 2)."""
     typer.echo(f"phasefarm: error: {message}", err=True)
     return typer.Exit(2)
-
-
-class _Progress:
-    """Live "k/N completed" with the phases running now, drawn with rich on stderr."""
-
-    def __init__(self, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.console = Console(stderr=True)
-        self.enabled = enabled and self.console.is_terminal
-        self.quiet = not enabled
-        self.running: dict[str, None] = {}
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("completed  {task.fields[running]}"),
-            console=self.console,
-            disable=not self.enabled,
-        )
-        self.task = self.progress.add_task("run", total=None, running="")
-
-    def __enter__(self) -> _Progress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, event: Event) -> None:
-        kind, phase = event.kind, event.phase
-        if kind == "phase.started" and phase:
-            self.running[phase] = None
-        elif kind in ("phase.succeeded", "phase.failed", "phase.cancelled") and phase:
-            self.running.pop(phase, None)
-        if kind == "phase.failed" and not self.quiet:
-            self.console.print(f"[red]failed[/red] {phase}: {event.data.get('error')}")
-        elif kind == "progress":
-            shown = ", ".join(list(self.running)[:4])
-            more = len(self.running) - 4
-            running = f"running: {shown}" + (f" +{more}" if more > 0 else "") if shown else ""
-            self.progress.update(
-                self.task,
-                completed=event.data["done"],
-                total=event.data["total"],
-                running=running,
-            )
-            if not self.enabled and not self.quiet:
-                self.console.print(
-                    f"{event.data['done']}/{event.data['total']} completed", highlight=False
-                )
 
 
 def summary(result: RunResult, *, time_scale: float | None, out: Path | None) -> dict[str, Any]:
@@ -142,7 +89,9 @@ def run_job(
 
     store = open_store(store_url)
     meta = {**meta, "job": job}
-    reporter = _Progress(enabled=not as_json)
+    from phasefarm.progress import LiveProgress
+
+    reporter = LiveProgress(enabled=not as_json)
 
     async def close_services() -> None:
         for service in services.values():
@@ -373,6 +322,29 @@ def resume_command(
         resume=True,
         retry_failed=retry_failed,
     )
+
+
+@app.command("serve")
+def serve_command(
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (keep it local)."),
+    port: int = typer.Option(0, "--port", help="Port (0: any free port)."),
+    out: Path = typer.Option(
+        Path("phasefarm-runs"),
+        "--out",
+        help="Folder for the output of runs started in the browser.",
+    ),
+) -> None:
+    """The browser dashboard: runs, a start form, a live Gantt per run (needs phasefarm[web])."""
+    try:
+        from phasefarm.web.server import serve
+    except ImportError as exc:
+        raise fail(
+            f"serve needs the web extra: pip install 'phasefarm[web]' ({exc.name} missing)"
+        ) from None
+    serve(store_url=store, host=host, port=port, out_root=out)
 
 
 @bench_app.callback()

@@ -1,0 +1,28 @@
+"""Headless Chromium for browser tests: Debian's binary, the flags the house uses, where
+screenshots go, and the skip rule (skip without chromium on a developer's machine; never in
+CI, which installs it and sets PHASEFARM_REQUIRE_BROWSER)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("PHASEFARM_REQUIRE_BROWSER"),
+        reason="needs Debian's chromium at /usr/bin/chromium",
+    ),
+]
