@@ -71,10 +71,17 @@ def test_bad_model_values_fail_validation() -> None:
     with pytest.raises(ValidationError):
         PageSpec.model_validate(page("ok", sections=["hero", "popup"]))
     with pytest.raises(ValidationError):
-        SeoStrategy.model_validate(
-            {"site_name": "x", "site_url": "javascript:alert(1)", "primary_keywords": ["a"],
-             "pages": []}
-        )  # fmt: skip
+        PageSpec.model_validate(page("ok", title="x" * 81))  # maxLength is in the schema
+
+
+def test_site_url_is_the_users_option_not_the_models() -> None:
+    assert "site_url" not in SeoStrategy.model_json_schema()["properties"]
+    assert WebsiteSettings(site_url="https://Bakery.example/about/").site_url == (
+        "https://bakery.example"
+    )
+    for bad in ["javascript:alert(1)", "/page-2.html", "https://user:pw@x.example", "ftp://a.b"]:
+        with pytest.raises(UsageError):
+            WebsiteSettings(site_url=bad)
 
 
 def test_models_survive_the_checkpoint_codec() -> None:

@@ -454,6 +454,15 @@ def website(
     cache: Path | None = typer.Option(
         None, "--cache", help="Folder of a response cache: identical calls are answered from it."
     ),
+    site_url: str = typer.Option(
+        "https://www.example.com", "--site-url", help="The site's origin (canonical URLs)."
+    ),
+    image_model: str | None = typer.Option(
+        None, "--image-model", help="Image model (openai provider); none: draw offline."
+    ),
+    call_timeout: float = typer.Option(
+        300.0, "--call-timeout", help="Seconds a model call may take, retries and waits included."
+    ),
     store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
@@ -478,6 +487,9 @@ def website(
         max_tokens=max_tokens,
         max_cost=max_cost,
         cache=cache,
+        site_url=site_url,
+        image_model=image_model,
+        call_timeout=call_timeout,
     )
     flow, services = prepare(meta)
     run_job(

@@ -48,6 +48,7 @@ from phasefarm.llm.limiter import TokenBucket
 from phasefarm.llm.offline import request_rng
 from phasefarm.llm.synth import plausible_text, synthesize
 from phasefarm.llm.tokens import estimate_messages_tokens, estimate_tokens
+from phasefarm.testing.schema_fuzz import fuzz
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "main"]
 
@@ -69,6 +70,8 @@ class RecordedRequest:
     finished: float = 0.0  # time.monotonic() when the response was sent
     messages: int = 0  # chat messages in the request
     last_message: str = ""  # the last message's text, first 2,000 characters
+    max_tokens: int | None = None  # the answer cap the request carried
+    request_bytes: int = 0  # size of the request body
 
 
 @dataclass
@@ -93,6 +96,7 @@ class _State:
     script: deque[_Scripted] = field(default_factory=deque)
     malformed: int = 0
     counter: int = 0
+    answers: deque[str] = field(default_factory=deque)
 
 
 class FakeOpenAI:
@@ -113,6 +117,9 @@ class FakeOpenAI:
         json_schema_supported: bool = True,
         limit_headers: bool = False,
         retry_after_style: str = "ms",
+        fuzz: bool = False,
+        images_endpoint: bool = True,
+        report_usage: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -130,6 +137,11 @@ class FakeOpenAI:
         self.json_schema_supported = json_schema_supported
         self.limit_headers = limit_headers
         self.retry_after_style = retry_after_style
+        # fuzz: structured answers generated from the request's JSON schema alone, at its
+        # edges (`schema_fuzz`): a model that honours the schema and nothing else.
+        self.fuzz = fuzz
+        self.images_endpoint = images_endpoint  # False: 404, as vLLM or Ollama answer
+        self.report_usage = report_usage  # False: answers without a `usage` object
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
@@ -233,6 +245,13 @@ class FakeOpenAI:
         with self._state.lock:
             for _ in range(count):
                 self._state.script.append(_Scripted(status, retry_after, message))
+
+    def answer_next(self, content: str, count: int = 1) -> None:
+        """The next `count` chat answers carry `content` verbatim, whatever the request's
+        `max_tokens` (a server that ignores the cap)."""
+        with self._state.lock:
+            for _ in range(count):
+                self._state.answers.append(content)
 
     def malformed_next(self, count: int = 1) -> None:
         """The next `count` chat answers carry truncated, unparsable JSON content."""
@@ -377,6 +396,9 @@ class FakeOpenAI:
             return _error(400, "Invalid request body: 'messages' is required.", "invalid_request")
         response_format = body.get("response_format") or {"type": "text"}
         fmt = str(response_format.get("type", "text"))
+        cap = body.get("max_completion_tokens", body.get("max_tokens"))
+        max_tokens = int(cap) if isinstance(cap, int) and cap > 0 else None
+        body_bytes = len(await request.body())
         if fmt == "json_schema" and not self.json_schema_supported:
             with self._state.lock:
                 key_id = self._key_id(request) or "?"
@@ -399,7 +421,16 @@ class FakeOpenAI:
                 param="response_format",
             )
         rng = request_rng(self.seed, model, messages)
-        content = self._content(fmt, response_format, messages, rng)
+        with self._state.lock:
+            scripted = self._state.answers.popleft() if self._state.answers else None
+        finish = "stop"
+        if scripted is not None:
+            content = scripted
+        else:
+            content = self._content(fmt, response_format, messages, rng)
+            if max_tokens is not None and estimate_tokens(content) > max_tokens:
+                content = content[: max_tokens * 4]  # cut at the cap, as a real server does
+                finish = "length"
         prompt_tokens = estimate_messages_tokens(messages)
         completion_tokens = estimate_tokens(content)
         with self._state.lock:
@@ -436,30 +467,31 @@ class FakeOpenAI:
                     finished=finished,
                     messages=len(messages),
                     last_message=_last_text(messages),
+                    max_tokens=max_tokens,
+                    request_bytes=body_bytes,
                 )
             )
             headers = {"x-request-id": f"req_{number}", **self._limit_headers(key_id, finished)}
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{number}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
-            headers=headers,
-        )
+        answer: dict[str, Any] = {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
+                }
+            ],
+        }
+        if self.report_usage:
+            answer["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return JSONResponse(answer, headers=headers)
 
     def _content(
         self,
@@ -468,19 +500,22 @@ class FakeOpenAI:
         messages: list[dict[str, Any]],
         rng: random.Random,
     ) -> str:
+        make = fuzz if self.fuzz else synthesize
         if fmt == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
-            return json.dumps(synthesize(schema, rng), ensure_ascii=False)
+            return json.dumps(make(schema, rng), ensure_ascii=False)
         if fmt == "json_object":
             schema = _schema_in_messages(messages)
             if schema is None:
                 return json.dumps({"answer": plausible_text(rng, sentences=1)})
-            return json.dumps(synthesize(schema, rng), ensure_ascii=False)
+            return json.dumps(make(schema, rng), ensure_ascii=False)
         last = str(messages[-1].get("content", "")) if messages else ""
         return plausible_text(rng, hint=last[:200])
 
     async def _images(self, request: Request) -> Response:
         now = time.monotonic()
+        if not self.images_endpoint:
+            return _error(404, "Not Found", "not_found")
         try:
             body = await request.json()
             prompt = str(body["prompt"])

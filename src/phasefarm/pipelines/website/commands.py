@@ -16,7 +16,7 @@ from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
 from phasefarm.llm import PROVIDERS
 from phasefarm.options import check_cap, check_non_negative
-from phasefarm.pipelines.website.profile import WebsiteSettings
+from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings
 
 __all__ = ["check_out", "print_plan", "website_meta"]
 
@@ -91,6 +91,9 @@ def website_meta(
     max_tokens: int | None,
     max_cost: float | None,
     cache: Path | None = None,
+    site_url: str = DEFAULT_SITE_URL,
+    image_model: str | None = None,
+    call_timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm website` and return the run's meta (no secrets)."""
     if not brief.strip():
@@ -104,7 +107,12 @@ def website_meta(
     check_non_negative("--time-scale", time_scale, most=100)
     check_cap("--max-tokens", max_tokens)
     check_cap("--max-cost", max_cost)
-    WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
+    check_non_negative("--call-timeout", call_timeout, most=86400)
+    if call_timeout <= 0:
+        raise UsageError("--call-timeout must be more than 0 seconds")
+    settings = WebsiteSettings(
+        pages=pages, images=images, image_pool=image_pool, provider=provider, site_url=site_url
+    )
     folder = check_out(out, force=force)
     if cache is not None:  # after --out: a refused run leaves no new folder behind
         try:
@@ -123,6 +131,9 @@ def website_meta(
         "max_tokens": max_tokens,
         "max_cost": max_cost,
         "cache_dir": None if cache is None else str(cache.resolve()),
+        "site_url": settings.site_url,
+        "image_model": image_model,
+        "call_timeout": call_timeout,
     }
 
 

@@ -20,6 +20,7 @@ from phasefarm.pipelines.website.offline import responders as offline_responders
 from phasefarm.pipelines.website.profile import (
     DEFAULT_IMAGES,
     DEFAULT_PAGES,
+    DEFAULT_SITE_URL,
     WebsiteSettings,
     seed_latency,
 )
@@ -76,6 +77,7 @@ def assemble(
     style_system: StyleSystem,
     layout: Layout,
     images: list[GeneratedImage],
+    settings: WebsiteSettings,
     out: Path,
 ) -> SiteDraft:
     """Render every file and write them into a fresh draft folder inside `out`."""
@@ -91,6 +93,7 @@ def assemble(
             style_system=style_system,
             layout=layout,
             images=images,
+            site_url=settings.site_url,
         )
     )
     return write_draft(out, files)
@@ -182,6 +185,7 @@ def settings_from_meta(meta: dict[str, Any]) -> WebsiteSettings:
         images=int(DEFAULT_IMAGES if meta.get("images") is None else meta["images"]),
         image_pool=int(meta.get("image_pool") or 5),
         provider=str(meta.get("provider") or "offline"),
+        site_url=str(meta.get("site_url") or DEFAULT_SITE_URL),
     )
 
 
@@ -202,6 +206,8 @@ def build_llm_for(
         max_tokens=meta.get("max_tokens"),
         max_cost=meta.get("max_cost"),
         cache_dir=meta.get("cache_dir"),
+        image_model=meta.get("image_model"),
+        call_time_limit=meta.get("call_timeout"),
     )
 
 
