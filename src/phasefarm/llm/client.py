@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from phasefarm import scope
 from phasefarm.errors import (
     BadOutput,
+    FatalError,
     ImagesUnavailable,
     KeyRejected,
     ProviderError,
@@ -353,6 +354,10 @@ class LLM:
                             "%s was refused by the server (HTTP 401/403): set aside for this run",
                             exc.key_id,
                         )
+                    if not self.limiter.usable_keys:
+                        raise FatalError(
+                            f"every API key was refused by the server; the last: {exc}"
+                        ) from None
                     continue
                 except RateLimited as exc:
                     await self.limiter.release(
