@@ -111,6 +111,7 @@ def summary(result: RunResult, *, time_scale: float | None, out: Path | None) ->
                 "started": None if r.started is None else round(r.started, 4),
                 "finished": None if r.finished is None else round(r.finished, 4),
                 "attempts": r.attempts,
+                **({"error": r.error} if r.status == "failed" else {}),
             }
             for key, r in result.phases.items()
         },
@@ -118,6 +119,8 @@ def summary(result: RunResult, *, time_scale: float | None, out: Path | None) ->
         "cost": round(result.usage.get("cost", 0.0), 6),
         "out": None if out is None else str(out),
         "stop_reason": result.stop_reason,
+        # calls whose answer came without usage (their tokens are counted from the text)
+        "usage_estimated_calls": int(result.usage.get("estimated", 0)),
     }
 
 
@@ -182,6 +185,7 @@ def run_job(
     offline = meta.get("provider", "offline") == "offline"
     time_scale = meta.get("time_scale") if offline else None
     report = summary(result, time_scale=float(time_scale) if time_scale else None, out=out)
+    report["notes"] = list(getattr(services.get("llm"), "notes", []))
     counts = result.counts()
     if as_json:
         typer.echo(json.dumps(report))
@@ -195,14 +199,21 @@ def run_job(
             if offline:
                 line += " (what a real model would charge; the offline provider spent nothing)"
         typer.echo(line)
-        if out is not None and result.status == "succeeded":
-            typer.echo(f"output: {out}")
+        for note in report["notes"]:
+            typer.echo(f"note: {note}")
+        if result.status == "succeeded":
+            typer.echo(f"run: {result.run_id}")
+            if out is not None:
+                typer.echo(f"output: {out}")
     if result.status != "succeeded":
         for key in result.failed:
             typer.echo(f"  failed {key}: {result.phases[key].error}", err=True)
         if result.stop_reason:
             typer.echo(f"stopped: {result.stop_reason}", err=True)
-        typer.echo(f"resume with: phasefarm resume {result.run_id}", err=True)
+        hint = f"resume with: phasefarm resume {result.run_id}"
+        if result.failed:
+            hint += " --retry-failed (runs the failed phases again, once their cause is fixed)"
+        typer.echo(hint, err=True)
     if result.stop_reason == "interrupted":
         raise typer.Exit(130)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
@@ -272,18 +283,24 @@ def runs_command(
     run_store = open_store(store, create=False)
     try:
         summaries = run_store.list_runs()
+        # what each run was for and where it wrote, from its inputs and options
+        described = {s.run_id: run_store.load_run(s.run_id) for s in summaries}
     finally:
         run_store.close()
+    briefs = {k: str(r.inputs.get("brief", "")) for k, r in described.items()}
+    outs = {k: str(r.meta.get("out") or "") for k, r in described.items()}
     if as_json:
         for summary in summaries:
-            typer.echo(json.dumps(asdict(summary)))
+            extra = {"brief": briefs[summary.run_id], "out": outs[summary.run_id] or None}
+            typer.echo(json.dumps({**asdict(summary), **extra}))
         return
     if not summaries:
         typer.echo("no runs")
         return
     table = Table(title="runs", title_justify="left")
-    for name in ("id", "flow", "status", "k/N", "elapsed", "tokens", "cost"):
-        table.add_column(name, justify="right" if name not in ("id", "flow", "status") else "left")
+    left = ("id", "flow", "status", "brief", "output")
+    for name in ("id", "flow", "status", "k/N", "elapsed", "tokens", "cost", "brief", "output"):
+        table.add_column(name, justify="left" if name in left else "right")
     colors = {
         "succeeded": "green",
         "failed": "red",
@@ -301,8 +318,15 @@ def runs_command(
             "-" if s.elapsed_s is None else f"{s.elapsed_s:.1f}s",
             f"{s.tokens:,.0f}",
             f"${s.cost:.4f}",
+            _cut(briefs[s.run_id], 40),
+            outs[s.run_id] or "-",
         )
     Console(width=max(100, Console().width)).print(table)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @app.command("resume")
@@ -356,9 +380,16 @@ def resume_command(
                     f"resume with a larger {flag}"
                 )
             meta[name] = int(left) if name == "max_tokens" else left
+    out = meta.get("out")
+    if out and stored.status == "succeeded" and not Path(str(out)).is_dir():
+        typer.echo(
+            f"phasefarm: error: run {run_id} succeeded, but its output folder {out} no longer "
+            "exists; a resume reuses finished phases and cannot write it again: start a new run",
+            err=True,
+        )
+        raise typer.Exit(1)
     prepare = load_job(str(meta.get("job") or stored.flow))
     flow, services = prepare(meta)
-    out = meta.get("out")
     run_job(
         flow,
         job=stored.flow,
@@ -583,9 +614,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         # click's usage errors (unknown command, bad option value); typer vendors click, so
         # they are recognised by shape rather than by class
-        show = getattr(exc, "show", None)
-        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
-            show()
+        message = getattr(exc, "format_message", None)
+        if callable(message) and isinstance(getattr(exc, "exit_code", None), int):
+            typer.echo(f"phasefarm: error: {' '.join(str(message()).split())}", err=True)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -97,5 +97,10 @@ def checked_png(data: bytes, what: str) -> bytes:
             out = io.BytesIO()
             image.save(out, format="PNG")
             return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # Pillow's own, far larger, limit met at open
+        raise BadOutput(
+            f"bad output for {what}: the image claims more pixels than the "
+            f"{MAX_IMAGE_PIXELS:,} accepted"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise BadOutput(f"bad output for {what}: the image is not a readable picture") from None

@@ -120,6 +120,7 @@ class FakeOpenAI:
         fuzz: bool = False,
         images_endpoint: bool = True,
         report_usage: bool = True,
+        answer_token_limit: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -142,6 +143,8 @@ class FakeOpenAI:
         self.fuzz = fuzz
         self.images_endpoint = images_endpoint  # False: 404, as vLLM or Ollama answer
         self.report_usage = report_usage  # False: answers without a `usage` object
+        # A model that stops at this many tokens whatever the request's cap (finish "length").
+        self.answer_token_limit = answer_token_limit
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
@@ -428,8 +431,9 @@ class FakeOpenAI:
             content = scripted
         else:
             content = self._content(fmt, response_format, messages, rng)
-            if max_tokens is not None and estimate_tokens(content) > max_tokens:
-                content = content[: max_tokens * 4]  # cut at the cap, as a real server does
+            limits = [n for n in (max_tokens, self.answer_token_limit) if n is not None]
+            if limits and estimate_tokens(content) > min(limits):
+                content = content[: min(limits) * 4]  # cut at the cap, as a real server does
                 finish = "length"
         prompt_tokens = estimate_messages_tokens(messages)
         completion_tokens = estimate_tokens(content)
