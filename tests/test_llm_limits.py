@@ -76,7 +76,7 @@ def test_when_every_key_is_refused_the_call_fails_clearly(fake_openai) -> None:
 def test_an_answer_cut_at_the_cap_is_retried_with_more_room_then_fails(fake_openai) -> None:
     server = fake_openai(keys=[GOOD], answer_token_limit=20)
     llm = openai_llm(server)
-    with pytest.raises(BadOutput, match="cut at the .*finish_reason 'length'"):
+    with pytest.raises(BadOutput, match=r"cut at the .*finish_reason 'length'"):
         asyncio.run(llm.structured(msgs("a long note"), Note, task="note"))
     chats = [r for r in server.requests if r.path == "chat"]
     assert [r.messages for r in chats] == [1, 1]  # no repair round: truncation is not malformed
@@ -172,7 +172,7 @@ def test_a_limiter_wait_is_bounded_by_the_callers_time_limit() -> None:
     async def main() -> None:
         lease = await limiter.acquire()
         await limiter.release(lease, rate_limited=True, retry_after=30)  # blocked for 30 s
-        with pytest.raises(RateLimited, match="within 0.2 s"):
+        with pytest.raises(RateLimited, match=r"within 0\.2 s"):
             await limiter.acquire(timeout=0.2)
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
