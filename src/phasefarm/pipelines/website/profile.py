@@ -83,10 +83,11 @@ class WebsiteSettings:
         return self.pages + 2  # one per page, the stylesheet, the header/nav/footer
 
     def image_size(self, aspect: str) -> str:
-        """Sizes the image API accepts; the offline provider draws smaller pictures (cheap
-        to draw, so drawing does not distort timings at small time scales)."""
+        """Sizes the image API accepts; the offline provider draws pictures at about the size
+        the page shows them (the stylesheet never shows an image wider than it is), small
+        enough to draw well within an image's seed latency."""
         if self.provider == "offline":
-            return {"landscape": "400x250", "square": "320x320"}.get(aspect, "240x360")
+            return {"landscape": "800x500", "square": "480x480"}.get(aspect, "400x600")
         return {"landscape": "1536x1024", "square": "1024x1024"}.get(aspect, "1024x1536")
 
 
