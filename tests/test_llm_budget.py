@@ -20,7 +20,7 @@ class Out(BaseModel):
 
 
 def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    return asyncio.run(asyncio.wait_for(coro, timeout=120))
 
 
 def msgs(text: str) -> list[dict[str, str]]:

@@ -32,6 +32,10 @@ class Note(BaseModel):
     body: str = Field(max_length=400)
 
 
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(asyncio.wait_for(coro, timeout=120))
+
+
 def msgs(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
@@ -54,7 +58,7 @@ def test_a_refused_key_is_set_aside_and_calls_go_to_the_other(
             *(llm.structured(msgs(f"note {i}"), Note, task="note") for i in range(10))
         )
 
-    notes = asyncio.run(main())
+    notes = run(main())
     assert len(notes) == 10
     statuses = [(r.key_id, r.status) for r in server.requests]
     assert ("?", 401) in statuses  # the revoked key was tried...
@@ -68,7 +72,7 @@ def test_when_every_key_is_refused_the_call_fails_clearly(fake_openai) -> None:
     server = fake_openai(keys=[GOOD])
     llm = openai_llm(server, keys=[REVOKED, "sk-revoked-000000003"])
     with pytest.raises(FatalError, match="every API key was refused by the server") as info:
-        asyncio.run(llm.text(msgs("hello"), task="t"))
+        run(llm.text(msgs("hello"), task="t"))
     assert "sk-revoked" not in str(info.value)
     assert len(server.requests) == 2  # one try per key, then no more
 
@@ -77,7 +81,7 @@ def test_an_answer_cut_at_the_cap_is_retried_with_more_room_then_fails(fake_open
     server = fake_openai(keys=[GOOD], answer_token_limit=20)
     llm = openai_llm(server)
     with pytest.raises(BadOutput, match=r"cut at the .*finish_reason 'length'"):
-        asyncio.run(llm.structured(msgs("a long note"), Note, task="note"))
+        run(llm.structured(msgs("a long note"), Note, task="note"))
     chats = [r for r in server.requests if r.path == "chat"]
     assert [r.messages for r in chats] == [1, 1]  # no repair round: truncation is not malformed
     assert chats[1].max_tokens == 2 * (chats[0].max_tokens or 0)
@@ -86,7 +90,7 @@ def test_an_answer_cut_at_the_cap_is_retried_with_more_room_then_fails(fake_open
 def test_an_answer_without_usage_is_counted_from_its_text_and_flagged(fake_openai) -> None:
     server = fake_openai(keys=[GOOD], report_usage=False)
     llm = openai_llm(server)
-    asyncio.run(llm.structured(msgs("a note"), Note, task="note"))
+    run(llm.structured(msgs("a note"), Note, task="note"))
     assert llm.usage.estimated == 1 and llm.usage.tokens > 0
     assert any("without usage" in note for note in llm.notes)
 
@@ -99,7 +103,7 @@ def test_a_2_mb_answer_keeps_memory_errors_and_repairs_bounded(fake_openai) -> N
     tracemalloc.start()
     try:
         with pytest.raises(BadOutput) as info:
-            asyncio.run(llm.structured(msgs("a note"), Note, task="note"))
+            run(llm.structured(msgs("a note"), Note, task="note"))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -137,7 +141,7 @@ def test_a_png_bomb_is_refused_before_it_is_decoded() -> None:
     llm = build_llm("offline", time_scale=0)
     llm.provider = BombProvider(time_scale=0)
     with pytest.raises(BadOutput, match="pixels"):
-        asyncio.run(llm.image("a bomb", size="64x64"))
+        run(llm.image("a bomb", size="64x64"))
 
 
 def test_a_server_that_only_says_429_ends_the_call_in_bounded_time(fake_openai) -> None:
@@ -145,7 +149,7 @@ def test_a_server_that_only_says_429_ends_the_call_in_bounded_time(fake_openai) 
     server.fail_next(429, count=10_000, retry_after=0.05)
     llm = openai_llm(server, retry=RetryPolicy(max_elapsed_s=1.0))
     with pytest.raises(RateLimited, match="gave up after"):
-        asyncio.run(llm.text(msgs("hello"), task="t"))
+        run(llm.text(msgs("hello"), task="t"))
     assert 1 <= len(server.requests) < 10_000
 
 
@@ -163,7 +167,7 @@ def test_limiter_blocks_are_capped_and_learned_rates_have_a_floor() -> None:
             assert state.rate is None or state.rate >= MIN_RATE
             now[0] = state.blocked_until  # the fake clock jumps to the end of the block
 
-    asyncio.run(main())
+    run(main())
 
 
 def test_a_limiter_wait_is_bounded_by_the_callers_time_limit() -> None:
@@ -175,15 +179,15 @@ def test_a_limiter_wait_is_bounded_by_the_callers_time_limit() -> None:
         with pytest.raises(RateLimited, match=r"within 0\.2 s"):
             await limiter.acquire(timeout=0.2)
 
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    run(main())
 
 
 def test_images_unavailable_are_drawn_offline_and_said(fake_openai) -> None:
     server = fake_openai(keys=[GOOD], images_endpoint=False)
     llm = openai_llm(server)
-    png = asyncio.run(llm.image("a loaf #aa3300 #ffeecc", size="64x48"))
+    png = run(llm.image("a loaf #aa3300 #ffeecc", size="64x48"))
     assert Image.open(io.BytesIO(png)).size == (64, 48)
-    asyncio.run(llm.image("another", size="64x48"))
+    run(llm.image("another", size="64x48"))
     assert [r.path for r in server.requests] == []  # 404s are not logged as admitted requests
     assert any("images drawn offline" in n for n in llm.notes)
     assert base64.b64encode(png)
