@@ -78,7 +78,7 @@ def test_when_every_key_is_refused_the_call_fails_clearly(fake_openai) -> None:
 
 
 def test_an_answer_cut_at_the_cap_is_retried_with_more_room_then_fails(fake_openai) -> None:
-    server = fake_openai(keys=[GOOD], answer_token_limit=20)
+    server = fake_openai(keys=[GOOD], answer_token_limit=2)
     llm = openai_llm(server)
     with pytest.raises(BadOutput, match=r"cut at the .*finish_reason 'length'"):
         run(llm.structured(msgs("a long note"), Note, task="note"))

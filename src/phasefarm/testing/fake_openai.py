@@ -43,11 +43,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from phasefarm.llm.images import draw_png
-from phasefarm.llm.limiter import TokenBucket
-from phasefarm.llm.offline import request_rng
-from phasefarm.llm.synth import plausible_text, synthesize
-from phasefarm.llm.tokens import estimate_messages_tokens, estimate_tokens
+from phasefarm.testing.fake_parts import (
+    Bucket,
+    count_tokens,
+    fake_png,
+    request_random,
+    sentence,
+)
+from phasefarm.testing.fake_parts import (
+    prompt_tokens as count_prompt,
+)
 from phasefarm.testing.schema_fuzz import fuzz
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "main"]
@@ -83,8 +88,8 @@ class _Scripted:
 
 @dataclass
 class _KeyLimits:
-    requests: TokenBucket | None
-    tokens: TokenBucket | None
+    requests: Bucket | None
+    tokens: Bucket | None
 
 
 @dataclass
@@ -277,9 +282,9 @@ class FakeOpenAI:
         if limits is None:
             requests = tokens = None
             if self.rpm is not None:
-                requests = TokenBucket(self.rpm / 60, max(1.0, self.rpm / 60 * self.burst_s), now)
+                requests = Bucket(self.rpm / 60, max(1.0, self.rpm / 60 * self.burst_s), now)
             if self.tpm is not None:
-                tokens = TokenBucket(self.tpm / 60, max(1.0, self.tpm / 60 * self.burst_s), now)
+                tokens = Bucket(self.tpm / 60, max(1.0, self.tpm / 60 * self.burst_s), now)
             limits = _KeyLimits(requests, tokens)
             self._state.limits[key_id] = limits
         return limits
@@ -288,10 +293,10 @@ class FakeOpenAI:
         """Charge the key, or say which limit refused and how long until it would admit."""
         limits = self._limits(key_id, now)
         waits: list[tuple[str, float]] = []
-        if limits.requests is not None and not limits.requests.can_take(1, now):
-            waits.append(("rpm", limits.requests.ready_at(1, now) - now))
-        if limits.tokens is not None and not limits.tokens.can_take(tokens, now):
-            waits.append(("tpm", limits.tokens.ready_at(tokens, now) - now))
+        if limits.requests is not None and not limits.requests.admits(1, now):
+            waits.append(("rpm", limits.requests.wait(1, now)))
+        if limits.tokens is not None and not limits.tokens.admits(tokens, now):
+            waits.append(("tpm", limits.tokens.wait(tokens, now)))
         if waits:
             reason = max(waits, key=lambda w: w[1])
             return reason[0], max(0.001, reason[1])
@@ -423,7 +428,7 @@ class FakeOpenAI:
                 "invalid_request_error",
                 param="response_format",
             )
-        rng = request_rng(self.seed, model, messages)
+        rng = request_random(self.seed, model, messages)
         with self._state.lock:
             scripted = self._state.answers.popleft() if self._state.answers else None
         finish = "stop"
@@ -432,11 +437,11 @@ class FakeOpenAI:
         else:
             content = self._content(fmt, response_format, messages, rng)
             limits = [n for n in (max_tokens, self.answer_token_limit) if n is not None]
-            if limits and estimate_tokens(content) > min(limits):
+            if limits and count_tokens(content) > min(limits):
                 content = content[: min(limits) * 4]  # cut at the cap, as a real server does
                 finish = "length"
-        prompt_tokens = estimate_messages_tokens(messages)
-        completion_tokens = estimate_tokens(content)
+        prompt_tokens = count_prompt(messages)
+        completion_tokens = count_tokens(content)
         with self._state.lock:
             key_id, refusal = self._gate(
                 request, "chat", model, fmt, (prompt_tokens, completion_tokens), now, len(messages)
@@ -504,17 +509,18 @@ class FakeOpenAI:
         messages: list[dict[str, Any]],
         rng: random.Random,
     ) -> str:
-        make = fuzz if self.fuzz else synthesize
         if fmt == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
-            return json.dumps(make(schema, rng), ensure_ascii=False)
+            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
         if fmt == "json_object":
             schema = _schema_in_messages(messages)
             if schema is None:
-                return json.dumps({"answer": plausible_text(rng, sentences=1)})
-            return json.dumps(make(schema, rng), ensure_ascii=False)
+                return json.dumps({"answer": sentence(rng, 1)})
+            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
         last = str(messages[-1].get("content", "")) if messages else ""
-        return plausible_text(rng, hint=last[:200])
+        if "html" in last.lower():
+            return f"<!doctype html><title>Page</title><p>{sentence(rng)}</p>"
+        return sentence(rng, 3)
 
     async def _images(self, request: Request) -> Response:
         now = time.monotonic()
@@ -527,13 +533,13 @@ class FakeOpenAI:
             model = str(body.get("model") or "")
         except (ValueError, KeyError, TypeError):
             return _error(400, "Invalid request body: 'prompt' is required.", "invalid_request")
-        prompt_tokens = estimate_tokens(prompt)
+        prompt_tokens = count_tokens(prompt)
         with self._state.lock:
             key_id, refusal = self._gate(request, "images", model, "image", (prompt_tokens, 0), now)
             if refusal is not None:
                 return refusal
         try:
-            png = await asyncio.to_thread(draw_png, prompt, size=size, seed=self.seed)
+            png = await asyncio.to_thread(fake_png, prompt, size)
         except ValueError as exc:
             return _error(400, str(exc), "invalid_request_error", param="size")
         if self.image_latency > 0:

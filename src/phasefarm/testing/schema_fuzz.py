@@ -30,6 +30,7 @@ _WORDS = (
     "NUL\x00", "bell\x07", "\u202eoverride", "\u2066isolate\u2069", "zero\u200bwidth",
     "bakery", "clinic", "studio", "garden", "river", "morning", "bread", "care",
 )  # fmt: skip
+_PLAIN = tuple(w for w in _WORDS if w.isascii() and w.isalpha())
 _DEFAULT_MAX_ITEMS = 4
 _DEFAULT_MAX_LENGTH = 60
 
@@ -38,17 +39,22 @@ class FuzzError(ValueError):
     """The schema asks for something the fuzzer cannot make (or that nothing can meet)."""
 
 
-def fuzz(schema: dict[str, Any], rng: random.Random) -> Any:
+def fuzz(schema: dict[str, Any], rng: random.Random, *, edges: bool = True) -> Any:
     """A random value valid for `schema` (draft 2020-12 subset: types, enum, const, anyOf,
     oneOf, $ref/$defs, properties/required, items, min/maxItems, min/maxLength, pattern,
-    minimum/maximum and their exclusive forms)."""
-    return _Fuzzer(schema, rng).value(schema, 0)
+    minimum/maximum and their exclusive forms).
+
+    `edges=False` gives tamer answers (plain words, sizes away from the limits, few nulls):
+    the fake server's default, a model on a good day."""
+    return _Fuzzer(schema, rng, edges).value(schema, 0)
 
 
 class _Fuzzer:
-    def __init__(self, root: dict[str, Any], rng: random.Random) -> None:
+    def __init__(self, root: dict[str, Any], rng: random.Random, edges: bool) -> None:
         self.root = root
         self.rng = rng
+        self.edges = edges
+        self.words = _WORDS if edges else _PLAIN
 
     def value(self, node: Any, depth: int) -> Any:
         if depth > 40:
@@ -65,7 +71,7 @@ class _Fuzzer:
             if key in node:
                 options = list(node[key])
                 nullable = [o for o in options if isinstance(o, dict) and o.get("type") == "null"]
-                if nullable and self.rng.random() < 0.4:  # empty optional fields, often
+                if nullable and self.rng.random() < (0.4 if self.edges else 0.1):
                     return None
                 return self.value(self.rng.choice(options), depth + 1)
         if "allOf" in node and len(node["allOf"]) == 1:
@@ -89,7 +95,10 @@ class _Fuzzer:
         return target
 
     def _edge(self, low: int, high: int) -> int:
-        """The minimum, the maximum, or anything in between (a third each)."""
+        """The minimum, the maximum, or anything in between (a third each); tame: in between,
+        nearer the minimum."""
+        if not self.edges:
+            return self.rng.randint(low, max(low, min(high, low + max(3, (high - low) // 4))))
         pick = self.rng.random()
         if pick < 1 / 3:
             return low
@@ -163,7 +172,7 @@ class _Fuzzer:
         parts: list[str] = []
         size = 0
         while size < length:
-            word = self.rng.choice(_WORDS)
+            word = self.rng.choice(self.words)
             parts.append(word)
             size += len(word) + 1
         return " ".join(parts)[:length]
