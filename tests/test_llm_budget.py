@@ -34,12 +34,12 @@ def test_token_cap_stops_before_the_call_that_could_cross_it(fake_openai) -> Non
         api_keys=["sk-budget-0000000001"],
         base_url=server.url,
         model="fake-model",
-        max_tokens=5000,
+        max_tokens=3000,
     )
     with pytest.raises(BudgetExceeded) as info:
-        for n in range(100):
+        for n in range(500):
             run(llm.text(msgs(f"more {n}"), task="t"))
-    assert llm.usage.tokens <= 5000
+    assert llm.usage.tokens <= 3000
     assert str(info.value).startswith("budget reached: the next call could use up to ")
     assert isinstance(info.value, RunStopped) and not info.value.retryable
     sent = [r for r in server.requests if r.path == "chat"]

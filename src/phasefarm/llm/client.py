@@ -4,10 +4,14 @@
     plan = await llm.structured(messages, PagePlan, task="page_plan")
 
 One call of `structured` / `text` / `image` is, in order: a cache lookup (when enabled), then up
-to `RetryPolicy` attempts, each of which checks the budget, waits for the shared limiter, calls
-the provider with the key the limiter chose and hands the lease back with the real usage. A
-structured answer that fails the schema gets `repair_attempts` more tries that show the model its
-answer and the validation error; then `BadOutput`. Every model call emits a "usage" event.
+to `RetryPolicy` attempts within the call's time limit, each of which reserves the call's worst
+case in the budget (its most prompt tokens plus the `max_tokens` cap it sends), waits for the
+shared limiter, calls the provider with the key the limiter chose (a key the server refuses
+with 401/403 is set aside for the run and the call moves to another), and hands the lease and
+the reservation back with the real usage. An answer cut at the cap is asked once more with
+twice the room; a structured answer that fails the schema gets `repair_attempts` more tries
+that show the model (a bounded excerpt of) its answer and the validation error; then
+`BadOutput`. Every model call emits a "usage" event.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -28,10 +31,16 @@ from phasefarm.errors import (
     FatalError,
     ImagesUnavailable,
     KeyRejected,
-    ProviderError,
     RateLimited,
     TransientError,
     UsageError,
+)
+from phasefarm.llm.answers import (
+    MAX_ANSWER_CHARS,
+    MAX_ANSWER_TOKENS,
+    REPAIR_ECHO_CHARS,
+    excerpt,
+    validate_answer,
 )
 from phasefarm.llm.budget import Budget, Reservation, UsageTotals
 from phasefarm.llm.cache import ResponseCache, cache_key
@@ -39,6 +48,7 @@ from phasefarm.llm.images import checked_png, draw_png, parse_size
 from phasefarm.llm.limiter import RateLimiter
 from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
+from phasefarm.llm.retry import LoopEvent, RetryPolicy, with_retries
 from phasefarm.llm.schema import answer_token_cap, schema_digest
 from phasefarm.llm.tokens import (
     estimate_messages_tokens,
@@ -54,31 +64,6 @@ R = TypeVar("R", ChatResult, ImageResult)
 
 log = logging.getLogger("phasefarm.llm")
 _NO_PHASE = "-"
-# Size bounds: a 2 MB answer must not become a 2 MB error, log line or repair request.
-MAX_ANSWER_CHARS = 262_144  # longer answers are refused unread (a repair says so)
-MAX_ANSWER_TOKENS = 32_768  # the most room a cut answer is given on its second try
-REPAIR_ECHO_CHARS = 4_000  # of the rejected answer, shown back to the model in a repair
-PROBLEM_CHARS = 240  # of each validation problem
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a call is tried again, and how long to wait in between.
-
-    Rate-limited attempts wait in the limiter (which keeps the key blocked until its
-    Retry-After), so they only add a small jitter; transient errors back off exponentially
-    with full jitter. Both are bounded by attempts and by `max_elapsed_s`.
-    """
-
-    transient_attempts: int = 5
-    rate_limited_attempts: int = 30
-    backoff_base_s: float = 0.25
-    backoff_max_s: float = 8.0
-    rate_limited_jitter_s: float = 0.02
-    max_elapsed_s: float = 300.0
-
-    def transient_wait(self, failures: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1)))
 
 
 class LLM:
@@ -111,7 +96,7 @@ class LLM:
         self._completion_seen: dict[str, int] = {}
         self._unpriced_warned: set[str] = set()
         self._jitter = random.Random()
-        self._settled = _LoopEvent()
+        self._settled = LoopEvent()
         # What a run's summary should say about how its answers were made (images drawn
         # offline, usage counted from text...), each said once.
         self.notes: list[str] = []
@@ -171,7 +156,7 @@ class LLM:
         last_error = ""
         for attempt in range(1 + self.repair_attempts):
             result = await self._complete(conversation, schema, task)
-            value, error = _validate(schema, result.text, self.max_answer_chars)
+            value, error = validate_answer(schema, result.text, self.max_answer_chars)
             if value is not None:
                 if key is not None and self.cache is not None:
                     self.cache.put_text(key, value.model_dump_json(), result.usage, result.model)
@@ -186,7 +171,7 @@ class LLM:
             )
             conversation = [
                 *conversation,
-                {"role": "assistant", "content": _excerpt(result.text, REPAIR_ECHO_CHARS)},
+                {"role": "assistant", "content": excerpt(result.text, REPAIR_ECHO_CHARS)},
                 {
                     "role": "user",
                     "content": (
@@ -218,7 +203,7 @@ class LLM:
                 return hit.text
         conversation: list[Message] = [dict(m) for m in messages]
         result = await self._complete(conversation, None, task)
-        text = _excerpt(result.text, self.max_answer_chars)
+        text = excerpt(result.text, self.max_answer_chars)
         if key is not None and self.cache is not None:
             self.cache.put_text(key, text, result.usage, result.model)
         return text
@@ -243,8 +228,11 @@ class LLM:
                 self._account_cached(task)
                 return hit
         try:
-            result = await self._with_retries(
-                task, lambda deadline: self._image_once(prompt, size, task, deadline)
+            result = await with_retries(
+                self.retry,
+                task,
+                lambda deadline: self._image_once(prompt, size, task, deadline),
+                self._jitter,
             )
         except ImagesUnavailable as exc:
             self.images_offline = True
@@ -264,9 +252,11 @@ class LLM:
         asked once more with twice the room, then fails: a cut answer is not repairable."""
         cap = answer_token_cap(schema)
         for room in (cap, min(2 * cap, MAX_ANSWER_TOKENS)):
-            result = await self._with_retries(
+            result = await with_retries(
+                self.retry,
                 task,
                 functools.partial(self._chat_once, messages, schema, task, room),
+                self._jitter,
             )
             if not result.truncated:
                 return result
@@ -393,41 +383,6 @@ class LLM:
                 return reservation
             await self._settled.wait()
 
-    async def _with_retries(self, task: str, attempt: Callable[[float], Awaitable[R]]) -> R:
-        """Transient errors and 429s tried again, bounded by attempts and by the call's time
-        limit (`max_elapsed_s`), which limiter waits count against too."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        deadline = started + self.retry.max_elapsed_s
-        transient = rate_limited = 0
-        while True:
-            try:
-                return await attempt(deadline)
-            except RateLimited as exc:
-                rate_limited += 1
-                if rate_limited >= self.retry.rate_limited_attempts:
-                    raise _gave_up(exc, task, f"{rate_limited} rate-limited attempts") from None
-                wait = self._jitter.uniform(0, self.retry.rate_limited_jitter_s)
-                error: ProviderError = exc
-            except TransientError as exc:
-                transient += 1
-                if transient >= self.retry.transient_attempts:
-                    raise
-                wait = self.retry.transient_wait(transient, self._jitter)
-                error = exc
-            if loop.time() + wait >= deadline:
-                spent = f"{loop.time() - started:.1f} s, the call's time limit"
-                raise _gave_up(error, task, spent) from None
-            scope.emit(
-                "llm.retry",
-                task=task,
-                reason=type(error).__name__,
-                attempt=transient + rate_limited,
-                wait_s=round(wait, 3),
-            )
-            log.info("task %r: %s, retrying in %.2fs", task, error, wait)
-            await asyncio.sleep(wait)
-
     # -- accounting --------------------------------------------------------------------------
 
     def _price(self, model: str) -> Price | None:
@@ -469,63 +424,3 @@ class LLM:
         scope.emit(
             "usage", tokens=0, cost=0.0, prompt_tokens=0, completion_tokens=0, calls=1, cached=1
         )
-
-
-def _excerpt(text: str, limit: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… (cut: {len(text):,} characters)"
-
-
-def _validate(schema: type[M], text: str, max_chars: int) -> tuple[M | None, str]:
-    """The validated instance, or None and a short error (also tolerates ```json fences).
-
-    The error names each problem with a bounded message, never the rejected value whole."""
-    if len(text) > max_chars:
-        return None, f"the answer is {len(text):,} characters long, more than {max_chars:,}"
-    try:
-        return schema.model_validate_json(text), ""
-    except ValidationError as exc:
-        first = exc
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end and (start > 0 or end < len(text.rstrip()) - 1):
-        try:
-            return schema.model_validate_json(text[start : end + 1]), ""
-        except ValidationError:
-            pass
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc'])[:100] or '(root)'}: {err['msg'][:PROBLEM_CHARS]}"
-        for err in first.errors(include_url=False, include_input=False)[:8]
-    ]
-    more = first.error_count() - len(problems)
-    return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
-
-
-def _gave_up(error: ProviderError, task: str, why: str) -> ProviderError:
-    """The last error of a call that is given up, saying why (same class, so it is handled the
-    same way above)."""
-    message = f"task {task!r}: gave up after {why}: {error}"
-    if isinstance(error, RateLimited):
-        return RateLimited(message, retry_after=error.retry_after, key_id=error.key_id)
-    return type(error)(message)
-
-
-class _LoopEvent:
-    """An `asyncio.Event` for the running loop (an LLM may serve several runs, one loop each):
-    `set` wakes every waiter once."""
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _get(self) -> asyncio.Event:
-        loop = asyncio.get_running_loop()
-        if self._event is None or self._loop is not loop:
-            self._event, self._loop = asyncio.Event(), loop
-        return self._event
-
-    def set(self) -> None:
-        event = self._get()
-        event.set()
-        self._event = asyncio.Event()  # later waiters wait for the next `set`
-
-    async def wait(self) -> None:
-        await self._get().wait()
