@@ -195,3 +195,52 @@ def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(
         code, _, stderr = run_cli([*argv, *extra], capsys)
         assert code == 2, (extra, stderr)
         assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+def test_a_run_prints_its_id_and_runs_shows_brief_and_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "runs.sqlite3")
+    out = tmp_path / "site"
+    argv = ["website", BRIEF, "--out", str(out), "--time-scale", "0", "--store", store]
+    code, stdout, stderr = run_cli([*argv, "--run-id", "bakery-1", "--pages", "1"], capsys)
+    assert code == 0, stderr
+    assert "run: bakery-1" in stdout.splitlines()
+    code, stdout, _ = run_cli(["runs", "--store", store, "--json"], capsys)
+    [listed] = [json.loads(line) for line in stdout.splitlines()]
+    assert listed["brief"] == BRIEF and listed["out"] == str(out.resolve())
+    code, stdout, _ = run_cli(["runs", "--store", store], capsys)
+    assert code == 0 and "sourdough" in stdout and "bakery-1" in stdout
+
+
+def test_resume_of_a_run_whose_output_was_deleted_says_it_cannot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    store = str(tmp_path / "runs.sqlite3")
+    out = tmp_path / "site"
+    argv = ["website", BRIEF, "--out", str(out), "--time-scale", "0", "--store", store]
+    assert run_cli([*argv, "--run-id", "r1", "--pages", "1"], capsys)[0] == 0
+    shutil.rmtree(out)
+    code, stdout, stderr = run_cli(["resume", "r1", "--store", store], capsys)
+    assert code == 1 and "succeeded" not in stdout
+    assert stderr.startswith("phasefarm: error: run r1 succeeded, but its output folder")
+    assert stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["website", "x", "--out", "o", "--pages", "many"],
+        ["website", "x", "--out", "o", "--no-such-option"],
+        ["website"],
+        ["no-such-command"],
+    ],
+)
+def test_option_errors_of_the_framework_are_one_line_too(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = run_cli(argv, capsys)
+    assert code == 2 and stdout == ""
+    assert stderr.startswith("phasefarm: error: ") and stderr.count("\n") == 1, stderr

@@ -95,6 +95,7 @@ def test_a_server_that_only_says_429_ends_the_run(tmp_path: Path) -> None:
     failed = {k: p for k, p in summary["phases"].items() if p["status"] == "failed"}
     assert failed and all("gave up after" in p["error"] for p in failed.values())
     assert "Traceback" not in done.stderr
+    assert "resume with: phasefarm resume " in done.stderr and "--retry-failed" in done.stderr
 
 
 def test_slugs_sharing_their_first_40_characters_give_distinct_pages(tmp_path: Path) -> None:

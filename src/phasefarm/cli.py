@@ -298,9 +298,8 @@ def runs_command(
         typer.echo("no runs")
         return
     table = Table(title="runs", title_justify="left")
-    left = ("id", "flow", "status", "brief", "output")
-    for name in ("id", "flow", "status", "k/N", "elapsed", "tokens", "cost", "brief", "output"):
-        table.add_column(name, justify="left" if name in left else "right")
+    for name in ("id", "flow", "status", "k/N", "elapsed", "tokens", "cost"):
+        table.add_column(name, justify="right" if name not in ("id", "flow", "status") else "left")
     colors = {
         "succeeded": "green",
         "failed": "red",
@@ -318,10 +317,12 @@ def runs_command(
             "-" if s.elapsed_s is None else f"{s.elapsed_s:.1f}s",
             f"{s.tokens:,.0f}",
             f"${s.cost:.4f}",
-            _cut(briefs[s.run_id], 40),
-            outs[s.run_id] or "-",
         )
-    Console(width=max(100, Console().width)).print(table)
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    for s in summaries:  # what each run was for, and where its output is
+        what = _cut(briefs[s.run_id], 60) or "-"
+        console.print(f"{s.run_id}: {what} → {outs[s.run_id] or '-'}", highlight=False)
 
 
 def _cut(text: str, limit: int) -> str:
