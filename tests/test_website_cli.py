@@ -45,6 +45,9 @@ def test_website_builds_the_site_and_prints_a_json_summary(
         (["x", "--time-scale", "-1"], "--time-scale must be between 0 and 100"),
         (["x", "--max-tokens", "0"], "--max-tokens must be positive"),
         (["x", "--max-cost", "-2"], "--max-cost must be positive"),
+        (["x", "--max-tokens", "1000"], "is less than one image_plan call can use"),
+        (["x", "--site-url", "/page-2.html"], "--site-url must be an http(s) URL"),
+        (["x", "--call-timeout", "0"], "--call-timeout must be more than 0"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(
@@ -117,7 +120,7 @@ def test_a_stopped_run_resumes_to_the_same_site(
     code, _, _ = run_cli(website(fresh, store, "--time-scale", "0", "--run-id", "a"), capsys)
     assert code == 0
     out = tmp_path / "out"
-    argv = website(out, store, "--time-scale", "0", "--run-id", "b", "--max-tokens", "4000")
+    argv = website(out, store, "--time-scale", "0", "--run-id", "b", "--max-tokens", "9000")
     code, _, stderr = run_cli(argv, capsys)
     assert code == 1 and "phasefarm resume b" in stderr
     assert not (out / "index.html").exists()

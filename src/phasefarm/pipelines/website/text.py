@@ -110,4 +110,4 @@ Slug = Annotated[
 Short = Annotated[str, bounded_text(80), AfterValidator(clean_text), AfterValidator(nonempty)]
 Line = Annotated[str, bounded_text(200), AfterValidator(clean_text), AfterValidator(nonempty)]
 Paragraph = Annotated[str, bounded_text(900), AfterValidator(clean_text), AfterValidator(nonempty)]
-HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$"), AfterValidator(_hex)]
+HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", max_length=7), AfterValidator(_hex)]
