@@ -231,3 +231,17 @@ def test_errors_quote_a_short_prefix_of_a_rejected_value() -> None:
     with pytest.raises(ValidationError) as info:
         PageSpec.model_validate(page("!" * 2_000_000))
     assert len(str(info.value)) < 1_000 and "2,000,000 characters" in str(info.value)
+
+
+def test_many_images_for_one_section_spread_over_the_page() -> None:
+    from phasefarm.pipelines.website.schemas import Block, ImagePlan, ImageSpec
+    from phasefarm.pipelines.website.steps import place_images
+
+    spec = PageSpec.model_validate(page("home", sections=["hero", "gallery", "cta"]))
+    image = {"page": "home", "section": "gallery", "subject": "Bread", "prompt": "bread",
+             "alt": "Bread", "aspect": "square"}  # fmt: skip
+    plan = ImagePlan(images=[ImageSpec.model_validate(image)] * 9)
+    blocks = [Block(section=n, variant="stack", emphasis="normal") for n in range(3)]
+    placed = place_images(blocks, spec, plan, list(range(9)))
+    assert [len(b.images) for b in placed] == [2, 6, 1]  # 6 where they belong, the rest spread
+    assert sorted(i for b in placed for i in b.images) == list(range(9))
