@@ -19,63 +19,19 @@ from phasefarm.pipelines.website.brief import BriefFacts, brief_facts
 from phasefarm.pipelines.website.profile import SECTIONS_PER_PAGE, WebsiteSettings
 from phasefarm.pipelines.website.prompts import read_inputs
 from phasefarm.pipelines.website.schemas import slugify
-from phasefarm.pipelines.website.vocabulary import Vocabulary, vocabulary
+from phasefarm.pipelines.website.vocabulary import (
+    EXTRA_PAGES,
+    PAGE_INTROS,
+    PAGE_SECTION,
+    PAGE_TITLES,
+    SECTION_PURPOSES,
+    Vocabulary,
+    vocabulary,
+)
 
 __all__ = ["BriefFacts", "brief_facts", "responders"]
 
 Responder = Callable[[OfflineRequest], Any]
-
-_EXTRA_PAGES = (
-    "about", "services", "gallery", "team", "faq", "pricing", "testimonials", "process",
-    "journal", "events", "visit", "careers", "partners", "community", "press", "resources",
-    "sustainability", "locations",
-)  # fmt: skip
-_PAGE_TITLES = {
-    "about": "About", "gallery": "Gallery", "team": "Team", "faq": "FAQ", "pricing": "Prices",
-    "testimonials": "Reviews", "process": "How it works", "journal": "Journal",
-    "events": "Events", "visit": "Visit", "careers": "Careers", "partners": "Partners",
-    "community": "Community", "press": "Press", "resources": "Resources",
-    "sustainability": "Sustainability", "locations": "Locations", "contact": "Contact",
-}  # fmt: skip
-_PAGE_SECTION = {
-    "about": "story", "services": "services", "gallery": "gallery", "team": "team",
-    "faq": "faq", "pricing": "stats", "testimonials": "testimonials", "process": "features",
-    "journal": "story", "events": "features", "visit": "contact", "careers": "team",
-    "partners": "testimonials", "community": "story", "press": "testimonials",
-    "resources": "faq", "sustainability": "stats", "locations": "contact",
-}  # fmt: skip
-_PAGE_INTROS = {
-    "about": "The story, the values and the people behind {brand}.",
-    "services": "What {brand} offers{place}, and how to get it.",
-    "gallery": "A look at {brand}: the place, the work and the details.",
-    "team": "Meet the people behind {brand}.",
-    "faq": "Answers to the questions our {customers} ask most.",
-    "pricing": "Clear prices, with nothing hidden.",
-    "testimonials": "What our {customers} say about {brand}.",
-    "process": "How it works at {brand}, from the first contact to the last detail.",
-    "journal": "News and notes from {brand}.",
-    "events": "Dates to remember at {brand}.",
-    "careers": "Work with us: {brand} is always glad to meet good people.",
-    "partners": "The people and companies {brand} works with.",
-    "community": "What {brand} does{place} beyond the day's work.",
-    "press": "What others have written about {brand}.",
-    "resources": "Guides and answers for our {customers}.",
-    "sustainability": "How {brand} keeps its footprint small.",
-    "contact": "Where to find {brand}, and when we are open.",
-}
-_PURPOSES = {
-    "hero": "What {brand} offers, at a glance",
-    "features": "Why people choose {brand}",
-    "story": "Where {brand} comes from",
-    "services": "What {brand} offers",
-    "testimonials": "Words from {customers}",
-    "gallery": "Pictures of the place and the work",
-    "faq": "Questions people ask before they come",
-    "stats": "A few numbers about {brand}",
-    "team": "The people behind the work",
-    "cta": "The next step for a visitor",
-    "contact": "How and where to reach {brand}",
-}
 
 
 class _Copy:
@@ -102,7 +58,7 @@ class _Copy:
     def page_title(self, slug: str) -> str:
         if slug == "services":
             return self.words.services_title
-        return _PAGE_TITLES.get(slug, slug.replace("-", " ").capitalize())
+        return PAGE_TITLES.get(slug, slug.replace("-", " ").capitalize())
 
 
 def _copy(req: OfflineRequest) -> tuple[_Copy, dict[str, Any]]:
@@ -156,7 +112,7 @@ def _section_plan(req: OfflineRequest) -> dict[str, Any]:
     c, _ = _copy(req)
     optional = ["features", "story", "services", "testimonials", "gallery", "faq", "stats", "team"]
     kinds = ["hero", *sorted(req.rng.sample(optional, 5), key=optional.index), "cta", "contact"]
-    return {"sections": [{"kind": k, "purpose": c.fill(_PURPOSES[k])} for k in kinds]}
+    return {"sections": [{"kind": k, "purpose": c.fill(SECTION_PURPOSES[k])} for k in kinds]}
 
 
 def _layout(req: OfflineRequest) -> dict[str, Any]:
@@ -215,7 +171,7 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
         return chosen
 
     def page(slug: str, title: str, sections: list[str]) -> dict[str, Any]:
-        intro = _PAGE_INTROS.get(slug, "{brand}")
+        intro = PAGE_INTROS.get(slug, "{brand}")
         return {
             "slug": slug,
             "title": title,
@@ -227,8 +183,8 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
     pages = [page("index", brand, pick("hero", "features", "testimonials", "services", "cta"))]
     pages[0]["nav_label"] = "Home"
     if count >= 2:
-        for slug in _EXTRA_PAGES[: count - 2]:
-            pages.append(page(slug, c.page_title(slug), pick("hero", _PAGE_SECTION[slug], "cta")))
+        for slug in EXTRA_PAGES[: count - 2]:
+            pages.append(page(slug, c.page_title(slug), pick("hero", PAGE_SECTION[slug], "cta")))
         pages.append(page("contact", "Contact", pick("hero", "contact", "faq")))
     return {"pages": pages[:count]}
 

@@ -395,21 +395,18 @@ class GeneratedImage(_Model):
 # --- the schemas sent for counts the user chose ----------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
+def _exactly(model: type[_Model], field: str, item: type[_Model], count: int) -> type[_Model]:
+    """`model` whose schema asks for exactly `count` items in its list `field`."""
+    listed: object = (list[item], Field(min_length=count, max_length=count))  # type: ignore[valid-type]
+    return create_model(model.__name__, __base__=model, **{field: listed})  # type: ignore[call-overload, no-any-return]
+
+
 def page_plan_answer(pages: int) -> type[PagePlan]:
     """`PagePlan` whose schema asks for exactly `pages` pages (`--pages` is the user's)."""
-    return create_model(
-        "PagePlan",
-        __base__=PagePlan,
-        pages=(list[PageSpec], Field(min_length=pages, max_length=pages)),
-    )
+    return _exactly(PagePlan, "pages", PageSpec, pages)  # type: ignore[return-value]
 
 
-@functools.lru_cache(maxsize=64)
 def image_plan_answer(images: int) -> type[ImagePlan]:
     """`ImagePlan` whose schema asks for exactly `images` images (`--images` is the user's)."""
-    return create_model(
-        "ImagePlan",
-        __base__=ImagePlan,
-        images=(list[ImageSpec], Field(min_length=images, max_length=images)),
-    )
+    return _exactly(ImagePlan, "images", ImageSpec, images)  # type: ignore[return-value]

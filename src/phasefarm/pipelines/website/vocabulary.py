@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "Vocabulary", "vocabulary"]
+__all__ = [
+    "EXTRA_PAGES",
+    "KINDS",
+    "PAGE_INTROS",
+    "PAGE_SECTION",
+    "PAGE_TITLES",
+    "SECTION_PURPOSES",
+    "Vocabulary",
+    "vocabulary",
+]
 
 Pair = tuple[str, str]
 
@@ -268,3 +277,58 @@ KINDS: dict[str, Vocabulary] = {
 
 def vocabulary(kind: str) -> Vocabulary:
     return KINDS.get(kind, _GENERIC)
+
+
+# Pages beyond the home and contact pages, in the order a site gains them, with their titles,
+# the section each page is about, and the sentence that opens it.
+EXTRA_PAGES = (
+    "about", "services", "gallery", "team", "faq", "pricing", "testimonials", "process",
+    "journal", "events", "visit", "careers", "partners", "community", "press", "resources",
+    "sustainability", "locations",
+)  # fmt: skip
+PAGE_TITLES = {
+    "about": "About", "gallery": "Gallery", "team": "Team", "faq": "FAQ", "pricing": "Prices",
+    "testimonials": "Reviews", "process": "How it works", "journal": "Journal",
+    "events": "Events", "visit": "Visit", "careers": "Careers", "partners": "Partners",
+    "community": "Community", "press": "Press", "resources": "Resources",
+    "sustainability": "Sustainability", "locations": "Locations", "contact": "Contact",
+}  # fmt: skip
+PAGE_SECTION = {
+    "about": "story", "services": "services", "gallery": "gallery", "team": "team",
+    "faq": "faq", "pricing": "stats", "testimonials": "testimonials", "process": "features",
+    "journal": "story", "events": "features", "visit": "contact", "careers": "team",
+    "partners": "testimonials", "community": "story", "press": "testimonials",
+    "resources": "faq", "sustainability": "stats", "locations": "contact",
+}  # fmt: skip
+PAGE_INTROS = {
+    "about": "The story, the values and the people behind {brand}.",
+    "services": "What {brand} offers{place}, and how to get it.",
+    "gallery": "A look at {brand}: the place, the work and the details.",
+    "team": "Meet the people behind {brand}.",
+    "faq": "Answers to the questions our {customers} ask most.",
+    "pricing": "Clear prices, with nothing hidden.",
+    "testimonials": "What our {customers} say about {brand}.",
+    "process": "How it works at {brand}, from the first contact to the last detail.",
+    "journal": "News and notes from {brand}.",
+    "events": "Dates to remember at {brand}.",
+    "careers": "Work with us: {brand} is always glad to meet good people.",
+    "partners": "The people and companies {brand} works with.",
+    "community": "What {brand} does{place} beyond the day's work.",
+    "press": "What others have written about {brand}.",
+    "resources": "Guides and answers for our {customers}.",
+    "sustainability": "How {brand} keeps its footprint small.",
+    "contact": "Where to find {brand}, and when we are open.",
+}
+SECTION_PURPOSES = {
+    "hero": "What {brand} offers, at a glance",
+    "features": "Why people choose {brand}",
+    "story": "Where {brand} comes from",
+    "services": "What {brand} offers",
+    "testimonials": "Words from {customers}",
+    "gallery": "Pictures of the place and the work",
+    "faq": "Questions people ask before they come",
+    "stats": "A few numbers about {brand}",
+    "team": "The people behind the work",
+    "cta": "The next step for a visitor",
+    "contact": "How and where to reach {brand}",
+}
