@@ -11,8 +11,10 @@ prompt carries exactly those outputs, so the graph follows the data each prompt 
            └─ section_plan ───┴─ page_plan (also feeds image_plan, seo, chrome...) ─ assemble
                                                                                   ─ check
 
-Model answers are validated by their pydantic schema in the LLM layer; what the schema cannot
-express (the page count asked for, references between steps) is repaired or refused here.
+Model answers are validated by their pydantic schema in the LLM layer, and that schema is the
+whole contract (counts the user chose included: `page_plan_answer(n)`); what a schema cannot
+express (references between steps, which section a copy belongs to, where images go, sections
+every site needs) is decided or repaired here by our code, never asked of the model.
 """
 
 from __future__ import annotations
