@@ -73,3 +73,16 @@ def test_a_validator_outside_the_schema_makes_the_fuzzer_fail(
         result = build(tmp_path / "site", server, monkeypatch, pages=6, images=0)
     assert result.status == "failed"
     assert "titles must be ASCII" in str(result.phases["page_plan"].error)
+
+
+@pytest.mark.parametrize(("pages", "images"), [(4, 29), (20, 40)])
+def test_the_largest_options_succeed_on_schema_valid_answers(
+    pages: int, images: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--images 29` over 4 pages once failed in page_code after money was spent: the plan
+    # now places images itself (spread over a page's blocks), so any valid answer works.
+    with FakeOpenAI(keys=[KEY], fuzz=True, seed=pages) as server:
+        result = build(tmp_path / "site", server, monkeypatch, pages=pages, images=images)
+    assert result.status == "succeeded", failures(result)
+    assert len(list((tmp_path / "site" / "images").glob("*.png"))) == images
+    assert check_site(tmp_path / "site") == []
