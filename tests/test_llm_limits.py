@@ -191,3 +191,12 @@ def test_images_unavailable_are_drawn_offline_and_said(fake_openai) -> None:
     assert [r.path for r in server.requests] == []  # 404s are not logged as admitted requests
     assert any("images drawn offline" in n for n in llm.notes)
     assert base64.b64encode(png)
+
+
+def test_a_server_that_wants_max_completion_tokens_gets_it(fake_openai) -> None:
+    server = fake_openai(keys=[GOOD], reject_max_tokens=True)
+    llm = openai_llm(server)
+    for n in range(2):
+        run(llm.structured(msgs(f"note {n}"), Note, task="note"))
+    chats = [r for r in server.requests if r.path == "chat"]
+    assert len(chats) == 2 and all(r.max_tokens for r in chats)  # the cap, under its new name

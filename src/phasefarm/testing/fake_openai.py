@@ -126,6 +126,7 @@ class FakeOpenAI:
         images_endpoint: bool = True,
         report_usage: bool = True,
         answer_token_limit: int | None = None,
+        reject_max_tokens: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -150,6 +151,8 @@ class FakeOpenAI:
         self.report_usage = report_usage  # False: answers without a `usage` object
         # A model that stops at this many tokens whatever the request's cap (finish "length").
         self.answer_token_limit = answer_token_limit
+        # As OpenAI's reasoning models: `max_tokens` refused, `max_completion_tokens` wanted.
+        self.reject_max_tokens = reject_max_tokens
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
@@ -404,6 +407,14 @@ class FakeOpenAI:
             return _error(400, "Invalid request body: 'messages' is required.", "invalid_request")
         response_format = body.get("response_format") or {"type": "text"}
         fmt = str(response_format.get("type", "text"))
+        if self.reject_max_tokens and "max_tokens" in body:
+            return _error(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "unsupported_parameter",
+                param="max_tokens",
+            )
         cap = body.get("max_completion_tokens", body.get("max_tokens"))
         max_tokens = int(cap) if isinstance(cap, int) and cap > 0 else None
         body_bytes = len(await request.body())
