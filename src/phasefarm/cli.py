@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from phasefarm.errors import UsageError
+from phasefarm.errors import PhasefarmError, UsageError
 from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
@@ -325,6 +325,26 @@ def runs_command(
         console.print(f"{s.run_id}: {what} → {outs[s.run_id] or '-'}", highlight=False)
 
 
+def _rebuild_output(prepare: Any, stored: Any, meta: dict[str, Any], run_id: str) -> NoReturn:
+    """A finished run whose output folder is gone: its job writes it again from the stored
+    outputs (no model call), or we say it cannot (exit 1)."""
+    rebuild = getattr(sys.modules[prepare.__module__], "rebuild_output", None)
+    outputs = {k: p.output for k, p in stored.phases.items() if p.status == "succeeded"}
+    try:
+        if rebuild is None:
+            raise KeyError("this job cannot rebuild its output")
+        rebuild(outputs, meta)
+    except (KeyError, PhasefarmError) as exc:
+        typer.echo(
+            f"phasefarm: error: run {run_id} succeeded, but its output folder {meta['out']} no "
+            f"longer exists and cannot be written again ({exc}): start a new run",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(f"rebuilt {meta['out']} from run {run_id}'s stored outputs (no model call)")
+    raise typer.Exit(0)
+
+
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -382,14 +402,9 @@ def resume_command(
                 )
             meta[name] = int(left) if name == "max_tokens" else left
     out = meta.get("out")
-    if out and stored.status == "succeeded" and not Path(str(out)).is_dir():
-        typer.echo(
-            f"phasefarm: error: run {run_id} succeeded, but its output folder {out} no longer "
-            "exists; a resume reuses finished phases and cannot write it again: start a new run",
-            err=True,
-        )
-        raise typer.Exit(1)
     prepare = load_job(str(meta.get("job") or stored.flow))
+    if out and stored.status == "succeeded" and not Path(str(out)).is_dir():
+        _rebuild_output(prepare, stored, meta, run_id)
     flow, services = prepare(meta)
     run_job(
         flow,

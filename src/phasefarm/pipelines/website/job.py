@@ -7,6 +7,7 @@ generation) so that mode is the note's plan run by the same engine; `parallel` i
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,14 @@ from phasefarm.pipelines.website.schemas import (
     StyleSystem,
 )
 
-__all__ = ["SiteCheckFailed", "build_flow", "build_services", "prepare", "settings_from_meta"]
+__all__ = [
+    "SiteCheckFailed",
+    "build_flow",
+    "build_services",
+    "prepare",
+    "rebuild_output",
+    "settings_from_meta",
+]
 
 # note 002's waves, as hints for `waves` mode (0-based levels)
 WAVE_IMAGES, WAVE_CONTENT, WAVE_CODE = 3, 4, 5
@@ -229,3 +237,14 @@ def prepare(meta: dict[str, Any]) -> tuple[Flow, dict[str, Any]]:
     """Flow and services from a run's meta (CLI options): used by `website` and by resume."""
     services = build_services(meta)
     return build_flow(services["settings"]), services
+
+
+def rebuild_output(outputs: dict[str, Any], meta: dict[str, Any]) -> SiteReport:
+    """Write a finished run's site again from its stored outputs, without a model call (its
+    `--out` was deleted): the same `assemble` and `check` as the run. `KeyError` when an output
+    the site needs is not stored."""
+    out = Path(str(meta["out"]))
+    out.mkdir(parents=True, exist_ok=True)
+    needs = [n for n in inspect.signature(assemble).parameters if n not in ("settings", "out")]
+    draft = assemble(**{n: outputs[n] for n in needs}, settings=settings_from_meta(meta), out=out)
+    return check(draft, out)
