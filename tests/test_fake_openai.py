@@ -79,7 +79,8 @@ def test_json_mode_uses_a_schema_found_in_the_prompt(fake_openai) -> None:
 
 
 def test_rpm_limit_answers_429_with_retry_after(fake_openai) -> None:
-    server = fake_openai(keys=["sk-a", "sk-b"], rpm=60, burst_s=2)  # burst of 2 per key
+    # a burst of 2 per key, then one request per 10 s: the third is refused however slow
+    server = fake_openai(keys=["sk-a", "sk-b"], rpm=6, burst_s=20)
     statuses = [chat(server).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     limited = chat(server)
@@ -95,7 +96,7 @@ def test_rpm_limit_answers_429_with_retry_after(fake_openai) -> None:
 
 
 def test_tpm_limit(fake_openai) -> None:
-    server = fake_openai(tpm=600, burst_s=1)  # 10 tokens of burst
+    server = fake_openai(tpm=60, burst_s=10)  # 10 tokens of burst, then 1 token a second
     long = [{"role": "user", "content": "x" * 200}]
     first = chat(server, messages=long)
     second = chat(server, messages=long)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from phasefarm.errors import BudgetExceeded, RunStopped
+from phasefarm.errors import BudgetExceeded, RunStopped, UsageError
 from phasefarm.llm import Price, PriceTable, build_llm
 from phasefarm.llm.budget import Budget
 from phasefarm.scope import Scope, phase_scope
@@ -20,55 +20,62 @@ class Out(BaseModel):
 
 
 def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    return asyncio.run(asyncio.wait_for(coro, timeout=120))
 
 
 def msgs(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def test_token_cap_stops_new_calls_with_a_clear_message(fake_openai) -> None:
+def test_token_cap_stops_before_the_call_that_could_cross_it(fake_openai) -> None:
     server = fake_openai(keys=["sk-budget-0000000001"])
     llm = build_llm(
         "openai",
         api_keys=["sk-budget-0000000001"],
         base_url=server.url,
         model="fake-model",
-        max_tokens=100,
+        max_tokens=3000,
     )
-    while llm.usage.tokens < 100:
-        run(llm.text(msgs(f"more {llm.usage.calls}"), task="t"))
-    sent = len(server.requests)
     with pytest.raises(BudgetExceeded) as info:
-        run(llm.text(msgs("one too many"), task="t"))
-    assert str(info.value) == f"budget reached: {llm.usage.tokens:,} tokens of max 100"
+        for n in range(500):
+            run(llm.text(msgs(f"more {n}"), task="t"))
+    assert llm.usage.tokens <= 3000
+    assert str(info.value).startswith("budget reached: the next call could use up to ")
     assert isinstance(info.value, RunStopped) and not info.value.retryable
-    assert len(server.requests) == sent  # no request went out
+    sent = [r for r in server.requests if r.path == "chat"]
+    assert len(sent) == llm.usage.calls  # the refused call never went out
+    assert all(r.max_tokens == 1024 for r in sent)  # every call carried its cap
 
 
-def test_running_calls_finish_when_the_cap_is_reached() -> None:
-    llm = build_llm("offline", time_scale=0.01, max_tokens=50)
+def test_concurrent_calls_wait_for_room_and_never_cross_the_cap() -> None:
+    llm = build_llm("offline", time_scale=0.001, max_tokens=2600)  # ~2 worst cases at once
 
     async def main() -> list[object]:
         return await asyncio.gather(
-            *(llm.text(msgs(f"call {i}"), task="copy") for i in range(5)), return_exceptions=True
+            *(llm.text(msgs(f"call {i}"), task="copy") for i in range(40)), return_exceptions=True
         )
 
     results = run(main())
-    # All five started before any finished (so before the cap was reached): all completed.
-    assert all(isinstance(r, str) for r in results)
-    assert llm.usage.calls == 5 and llm.usage.tokens > 50
-    with pytest.raises(BudgetExceeded, match="budget reached"):
-        run(llm.text(msgs("next"), task="copy"))
+    done = [r for r in results if isinstance(r, str)]
+    refused = [r for r in results if isinstance(r, BudgetExceeded)]
+    assert len(done) + len(refused) == 40 and done and refused
+    assert llm.usage.calls == len(done) and llm.usage.tokens <= 2600
+    assert llm.budget.reserved == (0, 0.0)
 
 
 def test_cost_cap_uses_the_price_table() -> None:
     prices = {"offline": Price(input_per_mtok=1_000_000, output_per_mtok=0)}  # $1 per token
-    llm = build_llm("offline", time_scale=0, max_cost=5.0, prices=prices)
-    run(llm.text(msgs("x"), task="t"))
+    llm = build_llm("offline", time_scale=0, max_cost=200.0, prices=prices)
+    with pytest.raises(BudgetExceeded, match=r"could cost up to \$\d+\.\d{4} and"):
+        for n in range(100):
+            run(llm.text(msgs(f"x {n}"), task="t"))
+    assert 0 < llm.usage.cost <= 200.0
     assert llm.usage.cost == pytest.approx(llm.usage.prompt_tokens * 1.0)
-    with pytest.raises(BudgetExceeded, match=r"budget reached: \$\d+\.\d{4} of max \$5\.0000"):
-        run(llm.text(msgs("y"), task="t"))
+
+
+def test_cost_cap_needs_a_known_price() -> None:
+    with pytest.raises(UsageError, match="price of model 'mystery'"):
+        build_llm("openai", api_keys=["sk-x-0000000001"], model="mystery", max_cost=1.0)
 
 
 def test_price_table_matches_dated_model_names_and_overrides() -> None:

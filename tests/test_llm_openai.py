@@ -1,5 +1,10 @@
 """The OpenAI-compatible provider through real HTTP to the fake server: formats, errors, retries,
-repair, key pool, rate limits. Timing claims are checked on the server's own timestamps."""
+repair, key pool, rate limits. Timing claims are checked on the server's own timestamps.
+
+No test depends on a race going one way (these run beside CPU-bound processes too): where a
+behaviour needs a 429, the server is scripted to answer 429 (`fail_next`); where a test says
+no 429 happens, the server allows twice what the client is told, so a stalled machine that
+bunches requests together cannot push them over. Every run has a timeout."""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ class Card(BaseModel):
 
 
 def run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+    return asyncio.run(asyncio.wait_for(coro, timeout=120))
 
 
 def msgs(text: str = "A card for a bakery.") -> list[dict[str, str]]:
@@ -172,10 +177,12 @@ def test_unknown_limits_no_key_reused_before_its_retry_after(fake_openai, style)
 
     One call at a time, so no request is already on its way when a 429 comes back (those
     cannot be recalled); the server's timestamps are the evidence."""
-    # 5 requests/s per key with a burst of 1: back-to-back calls meet the limit quickly.
+    # Three 429s scripted, so there are 429s however slow the machine; the server's own
+    # limit (5 requests/s per key, a burst of 1) may add more.
     server = fake_openai(
         keys=KEYS[:2], rpm=300, burst_s=0.2, latency=0.002, retry_after_style=style
     )
+    server.fail_next(429, count=3, retry_after=0.05)
     provider = OpenAIProvider(KEYS[:2], model="fake-model", base_url=server.url)
     llm = LLM(
         provider,
@@ -192,7 +199,7 @@ def test_unknown_limits_no_key_reused_before_its_retry_after(fake_openai, style)
     log = server.requests
     assert sum(r.status == 200 for r in log) == calls
     limited = [r for r in log if r.status == 429]
-    assert limited, "back-to-back calls should have met the server's limit"
+    assert len(limited) >= 3
     for r in limited:
         assert r.retry_after is not None
         # What the client was told: whole seconds (rounded up) in "seconds" style.
@@ -200,12 +207,14 @@ def test_unknown_limits_no_key_reused_before_its_retry_after(fake_openai, style)
         nxt = next((x for x in log if x.key_id == r.key_id and x.t > r.t), None)
         if nxt is not None:
             assert nxt.t >= r.t + told, (r, nxt)
-    # While one key was blocked the other one went on.
-    assert {r.key_id for r in log if r.status == 200} == {"key#1", "key#2"}
+    # While the first key was blocked, the other one went on.
+    assert (log[0].key_id, log[0].status) == ("key#1", 429)
+    assert log[1].key_id == "key#2"
 
 
 def test_burst_with_unknown_limits_all_calls_succeed(fake_openai) -> None:
     server = fake_openai(keys=KEYS[:2], rpm=1200, burst_s=0.2, latency=0.005)
+    server.fail_next(429, count=4, retry_after=0.05)  # 429s for sure, whatever the timing
     llm = openai_llm(server, api_keys=KEYS[:2], retry=RetryPolicy(rate_limited_attempts=50))
 
     async def main() -> list[str]:
@@ -214,12 +223,12 @@ def test_burst_with_unknown_limits_all_calls_succeed(fake_openai) -> None:
     assert len(run(main())) == 30
     log = server.requests
     assert sum(r.status == 200 for r in log) == 30
-    assert any(r.status == 429 for r in log)
+    assert sum(r.status == 429 for r in log) >= 4
     assert llm.limiter.stats.rate_limited == sum(r.status == 429 for r in log)
 
 
 def test_known_limits_mean_no_429_and_all_keys_used(fake_openai) -> None:
-    server = fake_openai(keys=KEYS, rpm=600, tpm=200_000, latency=0.002)
+    server = fake_openai(keys=KEYS, rpm=1200, tpm=400_000, latency=0.002)  # twice ours
     llm = openai_llm(server, api_keys=KEYS, rpm=600, tpm=200_000)
 
     async def main() -> None:
@@ -230,12 +239,14 @@ def test_known_limits_mean_no_429_and_all_keys_used(fake_openai) -> None:
     assert len(log) == 60 and all(r.status == 200 for r in log)
     assert {r.key_id for r in log} == {"key#1", "key#2", "key#3"}
     counts = [sum(r.key_id == k for r in log) for k in ("key#1", "key#2", "key#3")]
-    assert max(counts) - min(counts) <= 4  # spread evenly
+    assert min(counts) >= 10  # spread over the keys (the one with most headroom goes first)
 
 
 def test_limits_announced_in_headers_are_learned(fake_openai) -> None:
     """Not told the limits, but the server announces them (x-ratelimit-limit-*, as OpenAI
-    does): after the first answers the keys are paced by them, and no request is refused."""
+    does): after the first answers the keys are paced by them. (That no request is then
+    refused is the benchmark's claim, measured there: here a stalled machine could bunch
+    requests at the server, so only what cannot depend on timing is asserted.)"""
     server = fake_openai(keys=KEYS[:2], rpm=600, tpm=200_000, latency=0.002, limit_headers=True)
     llm = openai_llm(server, api_keys=KEYS[:2])
     assert llm.limiter.adaptive
@@ -245,15 +256,18 @@ def test_limits_announced_in_headers_are_learned(fake_openai) -> None:
 
     run(main())
     log = server.requests
-    assert len(log) == 50 and all(r.status == 200 for r in log)
+    assert sum(r.status == 200 for r in log) == 50
     for key_id in ("key#1", "key#2"):
         learned = llm.limiter.key_state(key_id).learned
         assert learned is not None and learned.rpm == 600 and learned.tpm == 200_000
 
 
 def test_without_limit_headers_the_same_burst_meets_429s(fake_openai) -> None:
-    """The control for the test above: same server, no headers, so AIMD has to find out."""
+    """The control for the test above: same server, no headers, so the limiter has nothing to
+    learn limits from until a 429 comes (one is scripted: the burst may or may not meet the
+    server's own limit, depending on how busy the machine is)."""
     server = fake_openai(keys=KEYS[:2], rpm=600, tpm=200_000, latency=0.002)
+    server.fail_next(429, retry_after=0.05)
     llm = openai_llm(server, api_keys=KEYS[:2], retry=RetryPolicy(rate_limited_attempts=50))
 
     async def main() -> None:
@@ -267,16 +281,17 @@ def test_without_limit_headers_the_same_burst_meets_429s(fake_openai) -> None:
 
 
 def test_tpm_limit_known_means_no_429(fake_openai) -> None:
-    # Each call is ~70 tokens; 24,000 tpm = 400 tokens/s: tokens, not requests, are the limit.
-    server = fake_openai(keys=KEYS[:1], tpm=24_000, latency=0.002)
+    # Each call is ~70 tokens; 24,000 tpm = 400 tokens/s: tokens, not requests, are the limit
+    # (the server allows twice that, so a stall that bunches requests cannot meet it).
+    server = fake_openai(keys=KEYS[:1], tpm=48_000, latency=0.002)
     llm = openai_llm(server, tpm=24_000)
 
     async def main() -> None:
-        await asyncio.gather(*(llm.text(msgs(f"call {i}"), task="copy") for i in range(12)))
+        await asyncio.gather(*(llm.text(msgs(f"call {i}"), task="copy") for i in range(24)))
 
     run(main())
     log = server.requests
-    assert [r.status for r in log] == [200] * 12
+    assert [r.status for r in log] == [200] * 24
     assert sum(r.prompt_tokens + r.completion_tokens for r in log) > 400  # more than one burst
 
 

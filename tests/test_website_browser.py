@@ -156,3 +156,69 @@ def test_every_page_in_chromium(site: Path, server: str) -> None:
             browser.close()
     assert problems == []
     assert (ARTIFACTS / "website-desktop.png").stat().st_size > 10_000
+
+
+# What instructions to a model look like when they leak into a page, and what the old offline
+# copy showed visitors: none may appear in visible text.
+BANNED = (
+    "Say in one line", "invite the first step", "Rank for", "searches in", "Three concrete",
+    "Answer the questions", "One clear next step", "How and where to reach us",
+    "Words from real customers", "Pictures of the work itself", "A few numbers that prove",
+    "Write the", "Describe the", "Plan exactly", "Choose the", "placeholder", "lorem ipsum",
+    "TODO", "{{", "}}", "…",
+)  # fmt: skip
+BRIEFS = {
+    "food": "A sourdough bakery in Montréal called Pain Doré, with a small café",
+    "health": "A family dental clinic in Osaka",
+    "professional": "A law firm in São Paulo called Ferreira & Lima, for small businesses",
+    "generic": "Handmade ceramics and pottery classes in Zürich",
+}
+
+
+def test_four_briefs_read_like_four_different_sites(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for kind, brief in BRIEFS.items():  # built first: playwright's sync API runs a loop
+        result = build_site(tmp_path / kind, brief=brief, pages=4, images=6)
+        assert result.status == "succeeded", failures(result)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            for kind in BRIEFS:
+                out = tmp_path / kind
+                visible = []
+                for html in sorted(out.glob("*.html")):
+                    page.goto(html.as_uri(), wait_until="load")
+                    page.evaluate("Array.from(document.images).forEach(i => i.scrollIntoView())")
+                    page.wait_for_function(
+                        "Array.from(document.images).every(i => i.complete)", timeout=10_000
+                    )
+                    visible.append(page.inner_text("body"))
+                    # drawn at the size shown: no picture is stretched wider than its pixels
+                    stretched = page.evaluate(
+                        "Array.from(document.images)"
+                        ".filter(i => i.clientWidth > i.naturalWidth).map(i => i.src)"
+                    )
+                    assert stretched == [], (kind, html.name, stretched)
+                texts[kind] = "\n".join(visible)
+        finally:
+            browser.close()
+    assert problems == []
+    for kind, text in texts.items():
+        found = [phrase for phrase in BANNED if phrase.lower() in text.lower()]
+        assert found == [], (kind, found)
+    assert "Montréal" in texts["food"] and "Pain Doré" in texts["food"]
+    assert "São Paulo" in texts["professional"] and "Ferreira & Lima" in texts["professional"]
+    assert "Gift cards" not in texts["health"] and "appointment" in texts["health"].lower()
+    # different briefs, visibly different sites: most lines of one are not in another
+    lines = {k: set(t.splitlines()) for k, t in texts.items()}
+    for a in lines:
+        for b in lines:
+            if a < b:
+                shared = lines[a] & lines[b]
+                assert len(shared) < 0.3 * min(len(lines[a]), len(lines[b])), (a, b, shared)

@@ -45,6 +45,9 @@ def test_website_builds_the_site_and_prints_a_json_summary(
         (["x", "--time-scale", "-1"], "--time-scale must be between 0 and 100"),
         (["x", "--max-tokens", "0"], "--max-tokens must be positive"),
         (["x", "--max-cost", "-2"], "--max-cost must be positive"),
+        (["x", "--max-tokens", "1000"], "is less than one image_plan call can use"),
+        (["x", "--site-url", "/page-2.html"], "--site-url must be an http(s) URL"),
+        (["x", "--call-timeout", "0"], "--call-timeout must be more than 0"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(
@@ -117,7 +120,7 @@ def test_a_stopped_run_resumes_to_the_same_site(
     code, _, _ = run_cli(website(fresh, store, "--time-scale", "0", "--run-id", "a"), capsys)
     assert code == 0
     out = tmp_path / "out"
-    argv = website(out, store, "--time-scale", "0", "--run-id", "b", "--max-tokens", "4000")
+    argv = website(out, store, "--time-scale", "0", "--run-id", "b", "--max-tokens", "9000")
     code, _, stderr = run_cli(argv, capsys)
     assert code == 1 and "phasefarm resume b" in stderr
     assert not (out / "index.html").exists()
@@ -195,3 +198,53 @@ def test_unusable_cache_folder_and_nan_caps_are_one_line_exit_2(
         code, _, stderr = run_cli([*argv, *extra], capsys)
         assert code == 2, (extra, stderr)
         assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+def test_a_run_prints_its_id_and_runs_shows_brief_and_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = str(tmp_path / "runs.sqlite3")
+    out = tmp_path / "site"
+    argv = ["website", BRIEF, "--out", str(out), "--time-scale", "0", "--store", store]
+    code, stdout, stderr = run_cli([*argv, "--run-id", "bakery-1", "--pages", "1"], capsys)
+    assert code == 0, stderr
+    assert "run: bakery-1" in stdout.splitlines()
+    code, stdout, _ = run_cli(["runs", "--store", store, "--json"], capsys)
+    [listed] = [json.loads(line) for line in stdout.splitlines()]
+    assert listed["brief"] == BRIEF and listed["out"] == str(out.resolve())
+    code, stdout, _ = run_cli(["runs", "--store", store], capsys)
+    assert code == 0 and "sourdough" in stdout and "bakery-1" in stdout
+
+
+def test_resume_of_a_run_whose_output_was_deleted_rebuilds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    store = str(tmp_path / "runs.sqlite3")
+    out = tmp_path / "site"
+    argv = ["website", BRIEF, "--out", str(out), "--time-scale", "0", "--store", store]
+    assert run_cli([*argv, "--run-id", "r1", "--pages", "2"], capsys)[0] == 0
+    before = tree(out)
+    shutil.rmtree(out)
+    code, stdout, stderr = run_cli(["resume", "r1", "--store", store], capsys)
+    assert code == 0, stderr
+    assert stdout.startswith(f"rebuilt {out.resolve()} from run r1's stored outputs")
+    assert tree(out) == before  # the same site, byte for byte, without a model call
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["website", "x", "--out", "o", "--pages", "many"],
+        ["website", "x", "--out", "o", "--no-such-option"],
+        ["website"],
+        ["no-such-command"],
+    ],
+)
+def test_option_errors_of_the_framework_are_one_line_too(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = run_cli(argv, capsys)
+    assert code == 2 and stdout == ""
+    assert stderr.startswith("phasefarm: error: ") and stderr.count("\n") == 1, stderr

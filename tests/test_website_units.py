@@ -71,10 +71,17 @@ def test_bad_model_values_fail_validation() -> None:
     with pytest.raises(ValidationError):
         PageSpec.model_validate(page("ok", sections=["hero", "popup"]))
     with pytest.raises(ValidationError):
-        SeoStrategy.model_validate(
-            {"site_name": "x", "site_url": "javascript:alert(1)", "primary_keywords": ["a"],
-             "pages": []}
-        )  # fmt: skip
+        PageSpec.model_validate(page("ok", title="x" * 81))  # maxLength is in the schema
+
+
+def test_site_url_is_the_users_option_not_the_models() -> None:
+    assert "site_url" not in SeoStrategy.model_json_schema()["properties"]
+    assert WebsiteSettings(site_url="https://Bakery.example/about/").site_url == (
+        "https://bakery.example"
+    )
+    for bad in ["javascript:alert(1)", "/page-2.html", "https://user:pw@x.example", "ftp://a.b"]:
+        with pytest.raises(UsageError):
+            WebsiteSettings(site_url=bad)
 
 
 def test_models_survive_the_checkpoint_codec() -> None:
@@ -197,3 +204,44 @@ def test_brief_facts_come_from_the_brief() -> None:
     assert (yoga.brand, yoga.trade, yoga.place) == ("Porto Yoga", "yoga", "Porto")
     plain = brief_facts("handmade ceramics and pottery classes")
     assert plain.brand and plain.place is None and "ceramics" in plain.keywords
+    # Unicode words stay whole, in any script; brand and place words are not keywords
+    montreal = brief_facts("A bike workshop in Montréal called Vélo Été, open late")
+    assert (montreal.brand, montreal.place) == ("Vélo Été", "Montréal")
+    assert "montr" not in montreal.keywords and "workshop" in montreal.keywords
+    assert brief_facts("A family dental clinic in Osaka").kind == "health"
+    assert brief_facts("東京の寿司屋 in 東京").brand  # no latin letters: still a name
+
+
+def test_slugs_stay_unique_within_their_length_limit() -> None:
+    long = "x" * 39
+    plan = PagePlan.model_validate({"pages": [page("home"), *(page(long) for _ in range(12))]})
+    slugs = [p.slug for p in plan.pages]
+    assert len(set(slugs)) == len(slugs) and all(len(s) <= 40 for s in slugs)
+    assert slugs[1:4] == [long, f"{long[:38]}-2", f"{long[:38]}-3"]
+
+
+def test_copy_loses_control_and_bidi_characters_but_keeps_joiners() -> None:
+    spec = PageSpec.model_validate(
+        page("a", title="Caf\u00e9\x00 \x07Mon\u202etr\u00e9al \u2066x\u2069 👩\u200d💻")
+    )
+    assert spec.title == "Café Montréal x 👩\u200d💻"
+
+
+def test_errors_quote_a_short_prefix_of_a_rejected_value() -> None:
+    with pytest.raises(ValidationError) as info:
+        PageSpec.model_validate(page("!" * 2_000_000))
+    assert len(str(info.value)) < 1_000 and "2,000,000 characters" in str(info.value)
+
+
+def test_many_images_for_one_section_spread_over_the_page() -> None:
+    from phasefarm.pipelines.website.schemas import Block, ImagePlan, ImageSpec
+    from phasefarm.pipelines.website.steps import place_images
+
+    spec = PageSpec.model_validate(page("home", sections=["hero", "gallery", "cta"]))
+    image = {"page": "home", "section": "gallery", "subject": "Bread", "prompt": "bread",
+             "alt": "Bread", "aspect": "square"}  # fmt: skip
+    plan = ImagePlan(images=[ImageSpec.model_validate(image)] * 9)
+    blocks = [Block(section=n, variant="stack", emphasis="normal") for n in range(3)]
+    placed = place_images(blocks, spec, plan, list(range(9)))
+    assert [len(b.images) for b in placed] == [2, 6, 1]  # 6 where they belong, the rest spread
+    assert sorted(i for b in placed for i in b.images) == list(range(9))

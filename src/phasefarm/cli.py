@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from phasefarm.errors import UsageError
+from phasefarm.errors import PhasefarmError, UsageError
 from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ def summary(result: RunResult, *, time_scale: float | None, out: Path | None) ->
                 "started": None if r.started is None else round(r.started, 4),
                 "finished": None if r.finished is None else round(r.finished, 4),
                 "attempts": r.attempts,
+                **({"error": r.error} if r.status == "failed" else {}),
             }
             for key, r in result.phases.items()
         },
@@ -65,6 +66,8 @@ def summary(result: RunResult, *, time_scale: float | None, out: Path | None) ->
         "cost": round(result.usage.get("cost", 0.0), 6),
         "out": None if out is None else str(out),
         "stop_reason": result.stop_reason,
+        # calls whose answer came without usage (their tokens are counted from the text)
+        "usage_estimated_calls": int(result.usage.get("estimated", 0)),
     }
 
 
@@ -131,6 +134,7 @@ def run_job(
     offline = meta.get("provider", "offline") == "offline"
     time_scale = meta.get("time_scale") if offline else None
     report = summary(result, time_scale=float(time_scale) if time_scale else None, out=out)
+    report["notes"] = list(getattr(services.get("llm"), "notes", []))
     counts = result.counts()
     if as_json:
         typer.echo(json.dumps(report))
@@ -144,14 +148,21 @@ def run_job(
             if offline:
                 line += " (what a real model would charge; the offline provider spent nothing)"
         typer.echo(line)
-        if out is not None and result.status == "succeeded":
-            typer.echo(f"output: {out}")
+        for note in report["notes"]:
+            typer.echo(f"note: {note}")
+        if result.status == "succeeded":
+            typer.echo(f"run: {result.run_id}")
+            if out is not None:
+                typer.echo(f"output: {out}")
     if result.status != "succeeded":
         for key in result.failed:
             typer.echo(f"  failed {key}: {result.phases[key].error}", err=True)
         if result.stop_reason:
             typer.echo(f"stopped: {result.stop_reason}", err=True)
-        typer.echo(f"resume with: phasefarm resume {result.run_id}", err=True)
+        hint = f"resume with: phasefarm resume {result.run_id}"
+        if result.failed:
+            hint += " --retry-failed (runs the failed phases again, once their cause is fixed)"
+        typer.echo(hint, err=True)
     if result.stop_reason == "interrupted":
         raise typer.Exit(130)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
@@ -221,11 +232,16 @@ def runs_command(
     run_store = open_store(store, create=False)
     try:
         summaries = run_store.list_runs()
+        # what each run was for and where it wrote, from its inputs and options
+        described = {s.run_id: run_store.load_run(s.run_id) for s in summaries}
     finally:
         run_store.close()
+    briefs = {k: str(r.inputs.get("brief", "")) for k, r in described.items()}
+    outs = {k: str(r.meta.get("out") or "") for k, r in described.items()}
     if as_json:
         for summary in summaries:
-            typer.echo(json.dumps(asdict(summary)))
+            extra = {"brief": briefs[summary.run_id], "out": outs[summary.run_id] or None}
+            typer.echo(json.dumps({**asdict(summary), **extra}))
         return
     if not summaries:
         typer.echo("no runs")
@@ -251,7 +267,36 @@ def runs_command(
             f"{s.tokens:,.0f}",
             f"${s.cost:.4f}",
         )
-    Console(width=max(100, Console().width)).print(table)
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    for s in summaries:  # what each run was for, and where its output is
+        what = _cut(briefs[s.run_id], 60) or "-"
+        console.print(f"{s.run_id}: {what} → {outs[s.run_id] or '-'}", highlight=False)
+
+
+def _rebuild_output(prepare: Any, stored: Any, meta: dict[str, Any], run_id: str) -> NoReturn:
+    """A finished run whose output folder is gone: its job writes it again from the stored
+    outputs (no model call), or we say it cannot (exit 1)."""
+    rebuild = getattr(sys.modules[prepare.__module__], "rebuild_output", None)
+    outputs = {k: p.output for k, p in stored.phases.items() if p.status == "succeeded"}
+    try:
+        if rebuild is None:
+            raise KeyError("this job cannot rebuild its output")
+        rebuild(outputs, meta)
+    except (KeyError, PhasefarmError) as exc:
+        typer.echo(
+            f"phasefarm: error: run {run_id} succeeded, but its output folder {meta['out']} no "
+            f"longer exists and cannot be written again ({exc}): start a new run",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    typer.echo(f"rebuilt {meta['out']} from run {run_id}'s stored outputs (no model call)")
+    raise typer.Exit(0)
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @app.command("resume")
@@ -305,9 +350,11 @@ def resume_command(
                     f"resume with a larger {flag}"
                 )
             meta[name] = int(left) if name == "max_tokens" else left
-    prepare = load_job(str(meta.get("job") or stored.flow))
-    flow, services = prepare(meta)
     out = meta.get("out")
+    prepare = load_job(str(meta.get("job") or stored.flow))
+    if out and stored.status == "succeeded" and not Path(str(out)).is_dir():
+        _rebuild_output(prepare, stored, meta, run_id)
+    flow, services = prepare(meta)
     run_job(
         flow,
         job=stored.flow,
@@ -426,6 +473,15 @@ def website(
     cache: Path | None = typer.Option(
         None, "--cache", help="Folder of a response cache: identical calls are answered from it."
     ),
+    site_url: str = typer.Option(
+        "https://www.example.com", "--site-url", help="The site's origin (canonical URLs)."
+    ),
+    image_model: str | None = typer.Option(
+        None, "--image-model", help="Image model (openai provider); none: draw offline."
+    ),
+    call_timeout: float = typer.Option(
+        300.0, "--call-timeout", help="Seconds a model call may take, retries and waits included."
+    ),
     store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
@@ -450,6 +506,9 @@ def website(
         max_tokens=max_tokens,
         max_cost=max_cost,
         cache=cache,
+        site_url=site_url,
+        image_model=image_model,
+        call_timeout=call_timeout,
     )
     flow, services = prepare(meta)
     run_job(
@@ -543,9 +602,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         # click's usage errors (unknown command, bad option value); typer vendors click, so
         # they are recognised by shape rather than by class
-        show = getattr(exc, "show", None)
-        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
-            show()
+        message = getattr(exc, "format_message", None)
+        if callable(message) and isinstance(getattr(exc, "exit_code", None), int):
+            typer.echo(f"phasefarm: error: {' '.join(str(message()).split())}", err=True)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,6 +14,8 @@ errors are mapped to one of them at the boundary where they are caught.
         ├── RateLimited       429; carries retry_after seconds
         ├── TransientError    timeout, 5xx, connection reset: worth retrying
         ├── FatalError        auth, bad request: retrying will not help
+        │   ├── KeyRejected   401/403 for one API key: the key is set aside, others go on
+        │   └── ImagesUnavailable  the server has no images endpoint (404/405/501)
         └── BadOutput         the model answered, but not in the required shape
 
 `retryable` tells the engine whether a phase's `retries` apply to the error.
@@ -27,6 +29,8 @@ __all__ = [
     "CheckpointValueError",
     "FatalError",
     "GraphError",
+    "ImagesUnavailable",
+    "KeyRejected",
     "PhasefarmError",
     "ProviderError",
     "RateLimited",
@@ -99,6 +103,18 @@ class FatalError(ProviderError):
     """Authentication, permission or a malformed request: retrying will not help."""
 
     retryable = False
+
+
+class KeyRejected(FatalError):
+    """The server refused one API key (401/403). `key_id` is its masked id ("key#2")."""
+
+    def __init__(self, message: str, key_id: str) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+
+
+class ImagesUnavailable(FatalError):
+    """The server has no images endpoint (404, 405 or 501 on image generation)."""
 
 
 class BadOutput(ProviderError):

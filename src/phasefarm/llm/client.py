@@ -4,36 +4,58 @@
     plan = await llm.structured(messages, PagePlan, task="page_plan")
 
 One call of `structured` / `text` / `image` is, in order: a cache lookup (when enabled), then up
-to `RetryPolicy` attempts, each of which checks the budget, waits for the shared limiter, calls
-the provider with the key the limiter chose and hands the lease back with the real usage. A
-structured answer that fails the schema gets `repair_attempts` more tries that show the model its
-answer and the validation error; then `BadOutput`. Every model call emits a "usage" event.
+to `RetryPolicy` attempts within the call's time limit, each of which reserves the call's worst
+case in the budget (its most prompt tokens plus the `max_tokens` cap it sends), waits for the
+shared limiter, calls the provider with the key the limiter chose (a key the server refuses
+with 401/403 is set aside for the run and the call moves to another), and hands the lease and
+the reservation back with the real usage. An answer cut at the cap is asked once more with
+twice the room; a structured answer that fails the schema gets `repair_attempts` more tries
+that show the model (a bounded excerpt of) its answer and the validation error; then
+`BadOutput`. Every model call emits a "usage" event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
-from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ValidationError
 
 from phasefarm import scope
-from phasefarm.errors import BadOutput, ProviderError, RateLimited, TransientError, UsageError
-from phasefarm.llm.budget import Budget, UsageTotals
+from phasefarm.errors import (
+    BadOutput,
+    FatalError,
+    ImagesUnavailable,
+    KeyRejected,
+    RateLimited,
+    TransientError,
+    UsageError,
+)
+from phasefarm.llm.answers import (
+    MAX_ANSWER_CHARS,
+    MAX_ANSWER_TOKENS,
+    REPAIR_ECHO_CHARS,
+    excerpt,
+    validate_answer,
+)
+from phasefarm.llm.budget import Budget, Reservation, UsageTotals
 from phasefarm.llm.cache import ResponseCache, cache_key
-from phasefarm.llm.images import parse_size
+from phasefarm.llm.images import checked_png, draw_png, parse_size
 from phasefarm.llm.limiter import RateLimiter
 from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
-from phasefarm.llm.schema import schema_digest
-from phasefarm.llm.tokens import estimate_messages_tokens, estimate_tokens
+from phasefarm.llm.retry import LoopEvent, RetryPolicy, with_retries
+from phasefarm.llm.schema import answer_token_cap, schema_digest
+from phasefarm.llm.tokens import (
+    estimate_messages_tokens,
+    estimate_tokens,
+    max_prompt_tokens,
+    max_text_tokens,
+)
 
 __all__ = ["LLM", "RetryPolicy"]
 
@@ -41,28 +63,7 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", ChatResult, ImageResult)
 
 log = logging.getLogger("phasefarm.llm")
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _NO_PHASE = "-"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a call is tried again, and how long to wait in between.
-
-    Rate-limited attempts wait in the limiter (which keeps the key blocked until its
-    Retry-After), so they only add a small jitter; transient errors back off exponentially
-    with full jitter. Both are bounded by attempts and by `max_elapsed_s`.
-    """
-
-    transient_attempts: int = 5
-    rate_limited_attempts: int = 30
-    backoff_base_s: float = 0.25
-    backoff_max_s: float = 8.0
-    rate_limited_jitter_s: float = 0.02
-    max_elapsed_s: float = 300.0
-
-    def transient_wait(self, failures: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1)))
 
 
 class LLM:
@@ -79,6 +80,7 @@ class LLM:
         retry: RetryPolicy | None = None,
         repair_attempts: int = 2,
         default_completion_tokens: int = 256,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
     ) -> None:
         if repair_attempts < 0:
             raise UsageError("repair_attempts must be >= 0")
@@ -89,10 +91,18 @@ class LLM:
         self.prices = PriceTable(prices)
         self.retry = retry or RetryPolicy()
         self.repair_attempts = repair_attempts
+        self.max_answer_chars = max_answer_chars
         self._default_completion = default_completion_tokens
         self._completion_seen: dict[str, int] = {}
         self._unpriced_warned: set[str] = set()
         self._jitter = random.Random()
+        self._settled = LoopEvent()
+        # What a run's summary should say about how its answers were made (images drawn
+        # offline, usage counted from text...), each said once.
+        self.notes: list[str] = []
+        self.images_offline = provider.image_model == "none"
+        if self.images_offline:
+            self._note("images drawn offline (--image-model none); text steps use the model")
 
     def __repr__(self) -> str:
         return f"LLM(provider={self.provider!r}, limiter={self.limiter!r}, budget={self.budget!r})"
@@ -113,6 +123,11 @@ class LLM:
 
     async def aclose(self) -> None:
         await self.provider.aclose()
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+            log.warning("%s", text)
 
     # -- public calls ------------------------------------------------------------------------
 
@@ -140,10 +155,8 @@ class LLM:
         conversation: list[Message] = [dict(m) for m in messages]
         last_error = ""
         for attempt in range(1 + self.repair_attempts):
-            result = await self._with_retries(
-                task, functools.partial(self._chat_once, conversation, schema, task)
-            )
-            value, error = _validate(schema, result.text)
+            result = await self._complete(conversation, schema, task)
+            value, error = validate_answer(schema, result.text, self.max_answer_chars)
             if value is not None:
                 if key is not None and self.cache is not None:
                     self.cache.put_text(key, value.model_dump_json(), result.usage, result.model)
@@ -158,7 +171,7 @@ class LLM:
             )
             conversation = [
                 *conversation,
-                {"role": "assistant", "content": result.text[:8000]},
+                {"role": "assistant", "content": excerpt(result.text, REPAIR_ECHO_CHARS)},
                 {
                     "role": "user",
                     "content": (
@@ -189,14 +202,17 @@ class LLM:
                 self._account_cached(task)
                 return hit.text
         conversation: list[Message] = [dict(m) for m in messages]
-        result = await self._with_retries(task, lambda: self._chat_once(conversation, None, task))
+        result = await self._complete(conversation, None, task)
+        text = excerpt(result.text, self.max_answer_chars)
         if key is not None and self.cache is not None:
-            self.cache.put_text(key, result.text, result.usage, result.model)
-        return result.text
+            self.cache.put_text(key, text, result.usage, result.model)
+        return text
 
     async def image(self, prompt: str, *, task: str = "image", size: str = "1024x768") -> bytes:
-        """PNG bytes of a generated image."""
+        """PNG bytes of a generated image (drawn offline when the server has no images)."""
         parse_size(size)
+        if self.images_offline:
+            return await asyncio.to_thread(draw_png, prompt, size=size)
         key = None
         if self.cache is not None:
             key = cache_key(
@@ -211,95 +227,161 @@ class LLM:
             if hit is not None:
                 self._account_cached(task)
                 return hit
-        result = await self._with_retries(task, lambda: self._image_once(prompt, size, task))
-        png = _as_png(result.png, task)
+        try:
+            result = await with_retries(
+                self.retry,
+                task,
+                lambda deadline: self._image_once(prompt, size, task, deadline),
+                self._jitter,
+            )
+        except ImagesUnavailable as exc:
+            self.images_offline = True
+            self._note(f"images drawn offline: {exc}; text steps use the model")
+            return await asyncio.to_thread(draw_png, prompt, size=size)
+        png = checked_png(result.png, f"task {task!r}")
         if key is not None and self.cache is not None:
             self.cache.put_image(key, png)
         return png
 
     # -- one attempt -------------------------------------------------------------------------
 
-    async def _chat_once(
+    async def _complete(
         self, messages: Sequence[Message], schema: type[BaseModel] | None, task: str
     ) -> ChatResult:
-        estimate = estimate_messages_tokens(messages) + self._completion_seen.get(
-            task, self._default_completion
+        """One answer, with retries; an answer cut at the cap (`finish_reason` "length") is
+        asked once more with twice the room, then fails: a cut answer is not repairable."""
+        cap = answer_token_cap(schema)
+        for room in (cap, min(2 * cap, MAX_ANSWER_TOKENS)):
+            result = await with_retries(
+                self.retry,
+                task,
+                functools.partial(self._chat_once, messages, schema, task, room),
+                self._jitter,
+            )
+            if not result.truncated:
+                return result
+            log.info("task %r: the answer was cut at %d tokens, asking with more room", task, room)
+        raise BadOutput(
+            f"bad output for task {task!r}: the answer was cut at the {room:,}-token limit "
+            "twice (finish_reason 'length')"
+        )
+
+    async def _chat_once(
+        self,
+        messages: Sequence[Message],
+        schema: type[BaseModel] | None,
+        task: str,
+        cap: int,
+        deadline: float,
+    ) -> ChatResult:
+        prompt_max = max_prompt_tokens(messages, schema_digest(schema))
+        estimate = estimate_messages_tokens(messages) + min(
+            cap, self._completion_seen.get(task, self._default_completion)
         )
 
         async def call(key_id: str) -> ChatResult:
-            return await self.provider.chat(messages, schema=schema, task=task, key_id=key_id)
+            return await self.provider.chat(
+                messages, schema=schema, task=task, key_id=key_id, max_tokens=cap
+            )
 
-        result = await self._leased(estimate, call)
-        seen = self._completion_seen.get(task, 0)
-        self._completion_seen[task] = max(seen, result.usage.completion_tokens)
-        price = self._price(result.model)
-        self._account(task, result.usage, price.cost(result.usage) if price else 0.0)
-        return result
+        def account(result: ChatResult) -> None:
+            usage = result.usage
+            if not result.usage_reported:
+                # Counted from the text, at the upper bounds the budget reserved with.
+                usage = Usage(prompt_max, min(cap, max_text_tokens(result.text)))
+                self._note("some answers came without usage: their tokens are counted from text")
+            seen = self._completion_seen.get(task, 0)
+            self._completion_seen[task] = max(seen, usage.completion_tokens)
+            price = self._price(result.model)
+            cost = price.cost(usage) if price else 0.0
+            self._account(task, usage, cost, estimated=0 if result.usage_reported else 1)
 
-    async def _image_once(self, prompt: str, size: str, task: str) -> ImageResult:
+        price = self._price(self.model)
+        worst_cost = price.cost(Usage(prompt_max, cap)) if price else 0.0
+        return await self._leased(prompt_max + cap, worst_cost, estimate, call, account, deadline)
+
+    async def _image_once(self, prompt: str, size: str, task: str, deadline: float) -> ImageResult:
         async def call(key_id: str) -> ImageResult:
             return await self.provider.image(prompt, size=size, task=task, key_id=key_id)
 
-        result = await self._leased(estimate_tokens(prompt), call)
-        price = self._price(result.model)
-        cost = price.cost(result.usage, images=1) if price else 0.0
-        self._account(task, result.usage, cost, images=1)
-        return result
+        def account(result: ImageResult) -> None:
+            price = self._price(result.model)
+            cost = price.cost(result.usage, images=1) if price else 0.0
+            self._account(task, result.usage, cost, images=1)
 
-    async def _leased(self, estimate: int, call: Callable[[str], Awaitable[R]]) -> R:
-        """Budget check, limiter lease, the call, and the lease handed back in every case."""
-        self.budget.check()
-        lease = await self.limiter.acquire(estimate)
-        try:
-            self.budget.check()  # the cap may have been reached while we waited
-        except BaseException:
-            await self.limiter.release(lease, used_tokens=0, ok=False)
-            raise
-        try:
-            result = await call(lease.key_id)
-        except RateLimited as exc:
-            await self.limiter.release(
-                lease, used_tokens=0, rate_limited=True, retry_after=exc.retry_after
-            )
-            raise
-        except BaseException:
-            await self.limiter.release(lease, ok=False)
-            raise
-        await self.limiter.release(
-            lease, used_tokens=result.usage.total_tokens, limits=result.limits
+        worst = Usage(max_text_tokens(prompt), 0)
+        price = self._price(self.provider.image_model)
+        worst_cost = price.cost(worst, images=1) if price else 0.0
+        return await self._leased(
+            worst.total_tokens, worst_cost, estimate_tokens(prompt), call, account, deadline
         )
-        return result
 
-    async def _with_retries(self, task: str, attempt: Callable[[], Awaitable[R]]) -> R:
+    async def _leased(
+        self,
+        worst_tokens: int,
+        worst_cost: float,
+        estimate: int,
+        call: Callable[[str], Awaitable[R]],
+        account: Callable[[R], None],
+        deadline: float,
+    ) -> R:
+        """Budget reservation, limiter lease, the call (on another key when the server refuses
+        one), accounting, and lease and reservation handed back in every case."""
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        transient = rate_limited = 0
+        reservation = await self._reserve(worst_tokens, worst_cost)
+        try:
+            while True:
+                lease = await self.limiter.acquire(estimate, timeout=deadline - loop.time())
+                try:
+                    result = await asyncio.wait_for(
+                        call(lease.key_id), timeout=max(0.001, deadline - loop.time())
+                    )
+                except KeyRejected as exc:
+                    await self.limiter.release(lease, used_tokens=0, ok=False)
+                    if self.limiter.set_aside(exc.key_id):
+                        scope.emit("llm.key_set_aside", key=exc.key_id)
+                        log.warning(
+                            "%s was refused by the server (HTTP 401/403): set aside for this run",
+                            exc.key_id,
+                        )
+                    if not self.limiter.usable_keys:
+                        raise FatalError(
+                            f"every API key was refused by the server; the last: {exc}"
+                        ) from None
+                    continue
+                except RateLimited as exc:
+                    await self.limiter.release(
+                        lease, used_tokens=0, rate_limited=True, retry_after=exc.retry_after
+                    )
+                    raise
+                except TimeoutError:
+                    await self.limiter.release(lease, ok=False)
+                    raise TransientError(
+                        f"{lease.key_id}: no answer within the call's time limit"
+                    ) from None
+                except BaseException:
+                    await self.limiter.release(lease, ok=False)
+                    raise
+                account(result)
+                await self.limiter.release(
+                    lease, used_tokens=result.usage.total_tokens, limits=result.limits
+                )
+                return result
+        finally:
+            if reservation is not None:
+                self.budget.settle(reservation)
+                self._settled.set()
+
+    async def _reserve(self, tokens: int, cost: float) -> Reservation | None:
+        """Hold the call's worst case in the budget, waiting for running calls to settle when
+        it only fits without theirs (no cap: nothing to hold)."""
+        if self.budget.max_tokens is None and self.budget.max_cost is None:
+            return None
         while True:
-            try:
-                return await attempt()
-            except RateLimited as exc:
-                rate_limited += 1
-                if rate_limited >= self.retry.rate_limited_attempts:
-                    raise
-                wait = self._jitter.uniform(0, self.retry.rate_limited_jitter_s)
-                error: ProviderError = exc
-            except TransientError as exc:
-                transient += 1
-                if transient >= self.retry.transient_attempts:
-                    raise
-                wait = self.retry.transient_wait(transient, self._jitter)
-                error = exc
-            if loop.time() - started + wait > self.retry.max_elapsed_s:
-                raise error
-            scope.emit(
-                "llm.retry",
-                task=task,
-                reason=type(error).__name__,
-                attempt=transient + rate_limited,
-                wait_s=round(wait, 3),
-            )
-            log.info("task %r: %s, retrying in %.2fs", task, error, wait)
-            await asyncio.sleep(wait)
+            reservation = self.budget.reserve(tokens, cost)
+            if reservation is not None:
+                return reservation
+            await self._settled.wait()
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -310,7 +392,9 @@ class LLM:
             log.warning("no price known for model %r: its cost is counted as 0", model)
         return price
 
-    def _account(self, task: str, usage: Usage, cost: float, *, images: int = 0) -> None:
+    def _account(
+        self, task: str, usage: Usage, cost: float, *, images: int = 0, estimated: int = 0
+    ) -> None:
         current = scope.current_scope()
         phase = current.phase if current is not None else _NO_PHASE
         self.budget.add(
@@ -319,7 +403,9 @@ class LLM:
             completion_tokens=usage.completion_tokens,
             cost=cost,
             images=images,
+            estimated=estimated,
         )
+        extra = {"estimated": estimated} if estimated else {}
         scope.emit(
             "usage",
             tokens=usage.total_tokens,
@@ -328,6 +414,7 @@ class LLM:
             completion_tokens=usage.completion_tokens,
             calls=1,
             images=images,
+            **extra,
         )
 
     def _account_cached(self, task: str) -> None:
@@ -337,37 +424,3 @@ class LLM:
         scope.emit(
             "usage", tokens=0, cost=0.0, prompt_tokens=0, completion_tokens=0, calls=1, cached=1
         )
-
-
-def _validate(schema: type[M], text: str) -> tuple[M | None, str]:
-    """The validated instance, or None and a short error (also tolerates ```json fences)."""
-    try:
-        return schema.model_validate_json(text), ""
-    except ValidationError as exc:
-        first = exc
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end and (start > 0 or end < len(text.rstrip()) - 1):
-        try:
-            return schema.model_validate_json(text[start : end + 1]), ""
-        except ValidationError:
-            pass
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-        for err in first.errors(include_url=False)[:8]
-    ]
-    more = first.error_count() - len(problems)
-    return None, "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
-
-
-def _as_png(data: bytes, task: str) -> bytes:
-    if data.startswith(_PNG_MAGIC):
-        return data
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            out = io.BytesIO()
-            image.save(out, format="PNG")
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise BadOutput(
-            f"bad output for task {task!r}: the image is not a readable picture"
-        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -11,7 +12,7 @@ from phasefarm.llm.cache import ResponseCache
 from phasefarm.llm.client import LLM, RetryPolicy
 from phasefarm.llm.limiter import RateLimiter
 from phasefarm.llm.offline import OfflineProvider, Responder
-from phasefarm.llm.pricing import Price
+from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import Provider
 
 __all__ = ["PROVIDERS", "build_llm"]
@@ -39,6 +40,7 @@ def build_llm(
     retry: RetryPolicy | None = None,
     repair_attempts: int = 2,
     timeout: float = 120.0,
+    call_time_limit: float | None = None,
 ) -> LLM:
     """An `LLM` for one run: provider, shared limiter, budget and optional cache.
 
@@ -47,7 +49,9 @@ def build_llm(
     per task) apply to it. `provider="openai"` talks to any OpenAI-compatible server:
     `api_keys` default to `OPENAI_API_KEY` (comma separated), `base_url` to `OPENAI_BASE_URL`,
     `model` to `OPENAI_MODEL` or gpt-4o-mini. `rpm`/`tpm` are the limits per key; without them
-    the OpenAI provider adapts its concurrency to the 429s it meets.
+    the OpenAI provider adapts its concurrency to the 429s it meets. `image_model="none"` draws
+    images offline. `call_time_limit` bounds one call, its retries and limiter waits included
+    (`RetryPolicy.max_elapsed_s`). A cost cap needs the model's price: refused up front without.
     """
     chosen: Provider
     if provider == "offline":
@@ -71,6 +75,14 @@ def build_llm(
         )
     else:
         raise UsageError(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
+    prices_known = PriceTable(prices)
+    if max_cost is not None and prices_known.get(chosen.model) is None:
+        raise UsageError(
+            f"--max-cost needs the price of model {chosen.model!r}, which is not known: "
+            "use --max-tokens, or pass its prices (build_llm(prices=...))"
+        )
+    if call_time_limit is not None:
+        retry = dataclasses.replace(retry or RetryPolicy(), max_elapsed_s=call_time_limit)
     known = rpm is not None or tpm is not None
     limiter = RateLimiter(
         chosen.key_ids,

@@ -11,11 +11,14 @@ import io
 import random
 import re
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from phasefarm.errors import UsageError
+from phasefarm.errors import BadOutput, UsageError
 
-__all__ = ["draw_png", "palette_from_text", "parse_size"]
+__all__ = ["MAX_IMAGE_PIXELS", "checked_png", "draw_png", "palette_from_text", "parse_size"]
+
+MAX_IMAGE_PIXELS = 4096 * 4096  # the largest picture we decode (a PNG bomb is refused first)
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 _HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 _MAX_SIDE = 4096
@@ -74,3 +77,30 @@ def draw_png(prompt: str, *, size: str = "1024x768", seed: int = 0) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)  # fast: encoding dominated drawing time
     return out.getvalue()
+
+
+def checked_png(data: bytes, what: str) -> bytes:
+    """`data` as PNG bytes, after decoding it fully with a pixel limit: the header's size is
+    read first and refused above `MAX_IMAGE_PIXELS` (BadOutput), so a small file that claims
+    100000x100000 pixels is never decompressed. Other formats are re-encoded as PNG."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise BadOutput(
+                    f"bad output for {what}: the image claims {width}x{height} pixels, more "
+                    f"than the {MAX_IMAGE_PIXELS:,} accepted"
+                )
+            image.load()
+            if data.startswith(_PNG_MAGIC) and image.format == "PNG":
+                return data
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+    except Image.DecompressionBombError:  # Pillow's own, far larger, limit met at open
+        raise BadOutput(
+            f"bad output for {what}: the image claims more pixels than the "
+            f"{MAX_IMAGE_PIXELS:,} accepted"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise BadOutput(f"bad output for {what}: the image is not a readable picture") from None

@@ -33,12 +33,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from phasefarm import scope
-from phasefarm.errors import UsageError
+from phasefarm.errors import FatalError, RateLimited, UsageError
 from phasefarm.llm.provider import ServerLimits
 
-__all__ = ["KeyState", "Lease", "LimiterStats", "RateLimiter", "TokenBucket"]
+__all__ = [
+    "MAX_BLOCK_S",
+    "MIN_RATE",
+    "KeyState",
+    "Lease",
+    "LimiterStats",
+    "RateLimiter",
+    "TokenBucket",
+]
 
 _DEFAULT_BLOCK_S = 1.0  # a 429 that says nothing about when to come back
+# Bounds, so a server that only ever answers 429 cannot stretch a call without end: no block
+# is longer than this (a larger Retry-After is cut), and a learned rate never falls below this
+# (6 rpm: at most 10 s between two requests on a key). A caller's own time limit bounds the
+# whole wait (`acquire(timeout=...)`).
+MAX_BLOCK_S = 60.0
+MIN_RATE = 0.1  # requests per second
 
 # Learning a key's request rate from its 429s (limits unknown). Counts between two 429s are
 # exact to one request, so a sample of TRUSTED_COUNT accepted requests is within 1/16 of the
@@ -118,6 +132,7 @@ class KeyState:
     rate_trusted: bool = False
     sent: list[float] = field(default_factory=list)  # grant times, ascending
     refused: list[float] = field(default_factory=list)  # grant times of 429s, ascending
+    set_aside: bool = False  # the server refused the key (401/403): not used again this run
 
 
 @dataclass(frozen=True)
@@ -258,9 +273,23 @@ class RateLimiter:
                 if bucket is not None:
                     bucket.updated = max(bucket.updated, now)
 
+    def set_aside(self, key_id: str) -> bool:
+        """Stop using a key for the rest of the run (the server refused it). True the first
+        time; waiting callers are woken so they move to another key, or fail if none is left."""
+        state = self._keys[key_id]
+        if state.set_aside:
+            return False
+        state.set_aside = True
+        self._changed.set()
+        return True
+
+    @property
+    def usable_keys(self) -> list[str]:
+        return [k for k, s in self._keys.items() if not s.set_aside]
+
     def _available(self, state: KeyState, tokens: int, now: float) -> bool:
         self._freeze_if_cold(state, now)
-        if state.blocked_until > now:
+        if state.set_aside or state.blocked_until > now:
             return False
         if self._paced_by_window(state) and state.in_flight >= max(1, int(state.window)):
             return False
@@ -270,6 +299,8 @@ class RateLimiter:
 
     def _ready_at(self, state: KeyState, tokens: int, now: float) -> float | None:
         """When the key could take the call; None when only a release can free it."""
+        if state.set_aside:
+            return None
         if self._paced_by_window(state) and state.in_flight >= max(1, int(state.window)):
             return None
         self._freeze_if_cold(state, now)
@@ -304,13 +335,28 @@ class RateLimiter:
             self._turn = asyncio.Lock()
             self._changed = asyncio.Event()
 
-    async def acquire(self, tokens: int = 0) -> Lease:
-        """Wait until some key has headroom for one call of about `tokens` tokens."""
+    async def acquire(self, tokens: int = 0, *, timeout: float | None = None) -> Lease:
+        """Wait until some key has headroom for one call of about `tokens` tokens.
+
+        `timeout` (seconds on the limiter's clock, the wait for the turn included) bounds the
+        wait: `RateLimited` when no key could take the call in time. `FatalError` when every
+        key was set aside.
+        """
         start = self._clock()
         self._bind()
         async with self._turn:
             while True:
                 now = self._clock()
+                if not self.usable_keys:
+                    raise FatalError(
+                        "every API key was refused by the server (401/403): "
+                        f"{', '.join(self._order)}; check OPENAI_API_KEY"
+                    )
+                if timeout is not None and now - start >= timeout:
+                    raise RateLimited(
+                        f"no API key could take a call within {timeout:.1f} s "
+                        "(rate limited; the call's time limit)"
+                    )
                 global_ok = self._max_concurrency is None or self._in_flight < self._max_concurrency
                 candidates = (
                     [s for s in self._keys.values() if self._available(s, tokens, now)]
@@ -325,10 +371,13 @@ class RateLimiter:
                     for s in self._keys.values()
                     if global_ok and (at := self._ready_at(s, tokens, now)) is not None
                 ]
-                timeout = max(0.0, min(wake) - now) if wake else None
+                sleep = max(0.0, min(wake) - now) if wake else None
+                if timeout is not None:
+                    left = max(0.0, start + timeout - now)
+                    sleep = left if sleep is None else min(sleep, left)
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout)
+                    await asyncio.wait_for(self._changed.wait(), sleep)
             if state.requests is not None:
                 state.requests.take(1, now)
             if state.tokens is not None:
@@ -386,6 +435,7 @@ class RateLimiter:
                 if probing:
                     self._learn_rate(state, lease.granted_at, now)
             wait = _DEFAULT_BLOCK_S if retry_after is None else max(0.0, retry_after)
+            wait = min(wait, MAX_BLOCK_S)
             state.blocked_until = max(state.blocked_until, now + wait)
         elif ok:
             state.window = min(self._max_window, state.window + 1.0 / max(1.0, state.window))
@@ -430,6 +480,7 @@ class RateLimiter:
         else:
             guess = sample[0] if sample is not None else 0.0
             rate = max(0.5 * state.rate, min(0.9 * state.rate, guess))
+        rate = max(rate, MIN_RATE)
         state.rate = rate
         # The server's bucket was empty at `refused_at`; what it refilled since is taken by the
         # calls granted after that and not refused (in flight or answered). One call of burst,

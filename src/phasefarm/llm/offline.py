@@ -177,7 +177,9 @@ class OfflineProvider:
         schema: type[BaseModel] | None,
         task: str,
         key_id: str = OFFLINE_KEY_ID,
+        max_tokens: int | None = None,
     ) -> ChatResult:
+        del max_tokens  # offline answers are small; the budget still reserves the cap
         text = self.answer(messages, schema=schema, task=task)
         await self._sleep(task)
         usage = Usage(

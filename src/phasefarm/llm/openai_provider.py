@@ -31,6 +31,8 @@ from pydantic import BaseModel
 from phasefarm.errors import (
     BadOutput,
     FatalError,
+    ImagesUnavailable,
+    KeyRejected,
     ProviderError,
     RateLimited,
     TransientError,
@@ -163,7 +165,7 @@ def _server_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
+            return str(error["message"])[:300]
     try:
         return exc.response.text[:300]
     except Exception:  # a streamed body that was never read
@@ -202,6 +204,9 @@ class OpenAIProvider:
         self._clients = self._make_clients()
         self._clients_loop: asyncio.AbstractEventLoop | None = None
         self.json_schema_supported: bool = True
+        # The answer cap's parameter: OpenAI's reasoning models want max_completion_tokens,
+        # which older servers do not know; switched once if the server refuses max_tokens.
+        self.cap_parameter = "max_tokens"
 
     def _make_clients(self) -> dict[str, openai.AsyncOpenAI]:
         clients = {
@@ -278,7 +283,7 @@ class OpenAIProvider:
             if status >= 500 or status in (408, 409):
                 return TransientError(message)
             if status in (401, 403):
-                return FatalError(f"{message} (check OPENAI_API_KEY)")
+                return KeyRejected(f"{message} (check OPENAI_API_KEY)", key_id=key_id)
             return FatalError(message)
         if isinstance(exc, openai.OpenAIError):
             return FatalError(f"{where}: {type(exc).__name__}: {self._pool.redact(str(exc))}")
@@ -291,10 +296,13 @@ class OpenAIProvider:
         schema: type[BaseModel] | None,
         task: str,
         key_id: str,
+        max_tokens: int | None = None,
     ) -> ChatResult:
         client = self._client(key_id)
         sent: list[Message] = [dict(m) for m in messages]
         kwargs: dict[str, Any] = {"model": self._model}
+        if max_tokens is not None:
+            kwargs[self.cap_parameter] = max_tokens
         if schema is not None and self.json_schema_supported:
             kwargs["response_format"] = {
                 "type": "json_schema",
@@ -322,13 +330,27 @@ class OpenAIProvider:
             ):
                 # The server has no structured outputs: JSON mode plus our own validation.
                 self.json_schema_supported = False
-                return await self.chat(messages, schema=schema, task=task, key_id=key_id)
+                return await self.chat(
+                    messages, schema=schema, task=task, key_id=key_id, max_tokens=max_tokens
+                )
+            if (
+                max_tokens is not None
+                and self.cap_parameter == "max_tokens"
+                and exc.status_code == 400
+                and "max_tokens" in said
+                and "max_completion_tokens" in said
+            ):
+                self.cap_parameter = "max_completion_tokens"
+                return await self.chat(
+                    messages, schema=schema, task=task, key_id=key_id, max_tokens=max_tokens
+                )
             raise self._map(exc, key_id, f"chat for task {task!r}") from None
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._map(exc, key_id, f"chat for task {task!r}") from None
         if not completion.choices:
             raise BadOutput(f"chat for task {task!r} on {key_id}: the answer has no choices")
-        message = completion.choices[0].message
+        choice = completion.choices[0]
+        message = choice.message
         text = message.content
         if text is None:
             refusal = getattr(message, "refusal", None)
@@ -350,6 +372,8 @@ class OpenAIProvider:
             model=completion.model or self._model,
             key_id=key_id,
             limits=parse_limits(dict(raw.headers.items())),
+            finish_reason=str(choice.finish_reason) if choice.finish_reason else None,
+            usage_reported=completion.usage is not None,
         )
 
     async def image(self, prompt: str, *, size: str, task: str, key_id: str) -> ImageResult:
@@ -365,6 +389,13 @@ class OpenAIProvider:
         try:
             raw = await client.images.with_raw_response.generate(**kwargs)
             response = raw.parse()
+        except openai.APIStatusError as exc:
+            if exc.status_code in (404, 405, 501):
+                raise ImagesUnavailable(
+                    f"image for task {task!r} on {key_id}: HTTP {exc.status_code}: the server "
+                    "has no images endpoint"
+                ) from None
+            raise self._map(exc, key_id, f"image for task {task!r}") from None
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise self._map(exc, key_id, f"image for task {task!r}") from None
         data = response.data or []

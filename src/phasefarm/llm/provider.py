@@ -49,6 +49,12 @@ class ChatResult:
     model: str
     key_id: str | None = None  # masked, e.g. "key#2"
     limits: ServerLimits | None = None
+    finish_reason: str | None = None  # "length": cut at the max_tokens cap
+    usage_reported: bool = True  # False: the server sent no usage; `usage` is zero
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,11 @@ class Provider(Protocol):
         schema: type[BaseModel] | None,
         task: str,
         key_id: str,
+        max_tokens: int | None = None,
     ) -> ChatResult:
-        """One chat completion. With `schema`, the text is the model's JSON (not yet validated)."""
+        """One chat completion. With `schema`, the text is the model's JSON (not yet validated).
+        `max_tokens` caps the answer's tokens (the server cuts it there: `finish_reason`
+        "length")."""
         ...
 
     async def image(self, prompt: str, *, size: str, task: str, key_id: str) -> ImageResult:

@@ -43,11 +43,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from phasefarm.llm.images import draw_png
-from phasefarm.llm.limiter import TokenBucket
-from phasefarm.llm.offline import request_rng
-from phasefarm.llm.synth import plausible_text, synthesize
-from phasefarm.llm.tokens import estimate_messages_tokens, estimate_tokens
+from phasefarm.testing.fake_parts import (
+    Bucket,
+    count_tokens,
+    fake_png,
+    request_random,
+    sentence,
+)
+from phasefarm.testing.fake_parts import (
+    prompt_tokens as count_prompt,
+)
+from phasefarm.testing.schema_fuzz import fuzz
 
 __all__ = ["FakeOpenAI", "RecordedRequest", "main"]
 
@@ -69,6 +75,8 @@ class RecordedRequest:
     finished: float = 0.0  # time.monotonic() when the response was sent
     messages: int = 0  # chat messages in the request
     last_message: str = ""  # the last message's text, first 2,000 characters
+    max_tokens: int | None = None  # the answer cap the request carried
+    request_bytes: int = 0  # size of the request body
 
 
 @dataclass
@@ -80,8 +88,8 @@ class _Scripted:
 
 @dataclass
 class _KeyLimits:
-    requests: TokenBucket | None
-    tokens: TokenBucket | None
+    requests: Bucket | None
+    tokens: Bucket | None
 
 
 @dataclass
@@ -93,6 +101,7 @@ class _State:
     script: deque[_Scripted] = field(default_factory=deque)
     malformed: int = 0
     counter: int = 0
+    answers: deque[str] = field(default_factory=deque)
 
 
 class FakeOpenAI:
@@ -113,6 +122,11 @@ class FakeOpenAI:
         json_schema_supported: bool = True,
         limit_headers: bool = False,
         retry_after_style: str = "ms",
+        fuzz: bool = False,
+        images_endpoint: bool = True,
+        report_usage: bool = True,
+        answer_token_limit: int | None = None,
+        reject_max_tokens: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -130,6 +144,15 @@ class FakeOpenAI:
         self.json_schema_supported = json_schema_supported
         self.limit_headers = limit_headers
         self.retry_after_style = retry_after_style
+        # fuzz: structured answers generated from the request's JSON schema alone, at its
+        # edges (`schema_fuzz`): a model that honours the schema and nothing else.
+        self.fuzz = fuzz
+        self.images_endpoint = images_endpoint  # False: 404, as vLLM or Ollama answer
+        self.report_usage = report_usage  # False: answers without a `usage` object
+        # A model that stops at this many tokens whatever the request's cap (finish "length").
+        self.answer_token_limit = answer_token_limit
+        # As OpenAI's reasoning models: `max_tokens` refused, `max_completion_tokens` wanted.
+        self.reject_max_tokens = reject_max_tokens
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
@@ -234,6 +257,13 @@ class FakeOpenAI:
             for _ in range(count):
                 self._state.script.append(_Scripted(status, retry_after, message))
 
+    def answer_next(self, content: str, count: int = 1) -> None:
+        """The next `count` chat answers carry `content` verbatim, whatever the request's
+        `max_tokens` (a server that ignores the cap)."""
+        with self._state.lock:
+            for _ in range(count):
+                self._state.answers.append(content)
+
     def malformed_next(self, count: int = 1) -> None:
         """The next `count` chat answers carry truncated, unparsable JSON content."""
         with self._state.lock:
@@ -255,9 +285,9 @@ class FakeOpenAI:
         if limits is None:
             requests = tokens = None
             if self.rpm is not None:
-                requests = TokenBucket(self.rpm / 60, max(1.0, self.rpm / 60 * self.burst_s), now)
+                requests = Bucket(self.rpm / 60, max(1.0, self.rpm / 60 * self.burst_s), now)
             if self.tpm is not None:
-                tokens = TokenBucket(self.tpm / 60, max(1.0, self.tpm / 60 * self.burst_s), now)
+                tokens = Bucket(self.tpm / 60, max(1.0, self.tpm / 60 * self.burst_s), now)
             limits = _KeyLimits(requests, tokens)
             self._state.limits[key_id] = limits
         return limits
@@ -266,10 +296,10 @@ class FakeOpenAI:
         """Charge the key, or say which limit refused and how long until it would admit."""
         limits = self._limits(key_id, now)
         waits: list[tuple[str, float]] = []
-        if limits.requests is not None and not limits.requests.can_take(1, now):
-            waits.append(("rpm", limits.requests.ready_at(1, now) - now))
-        if limits.tokens is not None and not limits.tokens.can_take(tokens, now):
-            waits.append(("tpm", limits.tokens.ready_at(tokens, now) - now))
+        if limits.requests is not None and not limits.requests.admits(1, now):
+            waits.append(("rpm", limits.requests.wait(1, now)))
+        if limits.tokens is not None and not limits.tokens.admits(tokens, now):
+            waits.append(("tpm", limits.tokens.wait(tokens, now)))
         if waits:
             reason = max(waits, key=lambda w: w[1])
             return reason[0], max(0.001, reason[1])
@@ -377,6 +407,17 @@ class FakeOpenAI:
             return _error(400, "Invalid request body: 'messages' is required.", "invalid_request")
         response_format = body.get("response_format") or {"type": "text"}
         fmt = str(response_format.get("type", "text"))
+        if self.reject_max_tokens and "max_tokens" in body:
+            return _error(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "unsupported_parameter",
+                param="max_tokens",
+            )
+        cap = body.get("max_completion_tokens", body.get("max_tokens"))
+        max_tokens = int(cap) if isinstance(cap, int) and cap > 0 else None
+        body_bytes = len(await request.body())
         if fmt == "json_schema" and not self.json_schema_supported:
             with self._state.lock:
                 key_id = self._key_id(request) or "?"
@@ -398,10 +439,20 @@ class FakeOpenAI:
                 "invalid_request_error",
                 param="response_format",
             )
-        rng = request_rng(self.seed, model, messages)
-        content = self._content(fmt, response_format, messages, rng)
-        prompt_tokens = estimate_messages_tokens(messages)
-        completion_tokens = estimate_tokens(content)
+        rng = request_random(self.seed, model, messages)
+        with self._state.lock:
+            scripted = self._state.answers.popleft() if self._state.answers else None
+        finish = "stop"
+        if scripted is not None:
+            content = scripted
+        else:
+            content = self._content(fmt, response_format, messages, rng)
+            limits = [n for n in (max_tokens, self.answer_token_limit) if n is not None]
+            if limits and count_tokens(content) > min(limits):
+                content = content[: min(limits) * 4]  # cut at the cap, as a real server does
+                finish = "length"
+        prompt_tokens = count_prompt(messages)
+        completion_tokens = count_tokens(content)
         with self._state.lock:
             key_id, refusal = self._gate(
                 request, "chat", model, fmt, (prompt_tokens, completion_tokens), now, len(messages)
@@ -436,30 +487,31 @@ class FakeOpenAI:
                     finished=finished,
                     messages=len(messages),
                     last_message=_last_text(messages),
+                    max_tokens=max_tokens,
+                    request_bytes=body_bytes,
                 )
             )
             headers = {"x-request-id": f"req_{number}", **self._limit_headers(key_id, finished)}
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{number}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
-            headers=headers,
-        )
+        answer: dict[str, Any] = {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
+                }
+            ],
+        }
+        if self.report_usage:
+            answer["usage"] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+        return JSONResponse(answer, headers=headers)
 
     def _content(
         self,
@@ -470,17 +522,21 @@ class FakeOpenAI:
     ) -> str:
         if fmt == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
-            return json.dumps(synthesize(schema, rng), ensure_ascii=False)
+            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
         if fmt == "json_object":
             schema = _schema_in_messages(messages)
             if schema is None:
-                return json.dumps({"answer": plausible_text(rng, sentences=1)})
-            return json.dumps(synthesize(schema, rng), ensure_ascii=False)
+                return json.dumps({"answer": sentence(rng, 1)})
+            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
         last = str(messages[-1].get("content", "")) if messages else ""
-        return plausible_text(rng, hint=last[:200])
+        if "html" in last.lower():
+            return f"<!doctype html><title>Page</title><p>{sentence(rng)}</p>"
+        return sentence(rng, 3)
 
     async def _images(self, request: Request) -> Response:
         now = time.monotonic()
+        if not self.images_endpoint:
+            return _error(404, "Not Found", "not_found")
         try:
             body = await request.json()
             prompt = str(body["prompt"])
@@ -488,13 +544,13 @@ class FakeOpenAI:
             model = str(body.get("model") or "")
         except (ValueError, KeyError, TypeError):
             return _error(400, "Invalid request body: 'prompt' is required.", "invalid_request")
-        prompt_tokens = estimate_tokens(prompt)
+        prompt_tokens = count_tokens(prompt)
         with self._state.lock:
             key_id, refusal = self._gate(request, "images", model, "image", (prompt_tokens, 0), now)
             if refusal is not None:
                 return refusal
         try:
-            png = await asyncio.to_thread(draw_png, prompt, size=size, seed=self.seed)
+            png = await asyncio.to_thread(fake_png, prompt, size)
         except ValueError as exc:
             return _error(400, str(exc), "invalid_request_error", param="size")
         if self.image_latency > 0:

@@ -16,7 +16,7 @@ from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
 from phasefarm.llm import PROVIDERS
 from phasefarm.options import check_cap, check_non_negative
-from phasefarm.pipelines.website.profile import WebsiteSettings
+from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings
 
 __all__ = ["check_out", "print_plan", "website_meta"]
 
@@ -91,6 +91,9 @@ def website_meta(
     max_tokens: int | None,
     max_cost: float | None,
     cache: Path | None = None,
+    site_url: str = DEFAULT_SITE_URL,
+    image_model: str | None = None,
+    call_timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm website` and return the run's meta (no secrets)."""
     if not brief.strip():
@@ -104,7 +107,13 @@ def website_meta(
     check_non_negative("--time-scale", time_scale, most=100)
     check_cap("--max-tokens", max_tokens)
     check_cap("--max-cost", max_cost)
-    WebsiteSettings(pages=pages, images=images, image_pool=image_pool, provider=provider)
+    check_non_negative("--call-timeout", call_timeout, most=86400)
+    if call_timeout <= 0:
+        raise UsageError("--call-timeout must be more than 0 seconds")
+    settings = WebsiteSettings(
+        pages=pages, images=images, image_pool=image_pool, provider=provider, site_url=site_url
+    )
+    _check_token_cap(settings, max_tokens)
     folder = check_out(out, force=force)
     if cache is not None:  # after --out: a refused run leaves no new folder behind
         try:
@@ -123,7 +132,57 @@ def website_meta(
         "max_tokens": max_tokens,
         "max_cost": max_cost,
         "cache_dir": None if cache is None else str(cache.resolve()),
+        "site_url": settings.site_url,
+        "image_model": image_model,
+        "call_timeout": call_timeout,
     }
+
+
+def largest_call_need(settings: WebsiteSettings) -> tuple[str, int]:
+    """The step whose one call needs the most room in the budget, and a lower bound of that
+    room (its answer cap plus its schema and system prompt, before any input is added)."""
+    from phasefarm.llm.schema import answer_token_cap, schema_digest
+    from phasefarm.llm.tokens import max_prompt_tokens
+    from phasefarm.pipelines.website import schemas as s
+    from phasefarm.pipelines.website.prompts import SYSTEM
+
+    steps: dict[str, type[Any]] = {
+        "design_strategy": s.DesignStrategy,
+        "design_context": s.DesignContext,
+        "section_plan": s.SectionPlan,
+        "layout": s.Layout,
+        "style_system": s.StyleSystem,
+        "page_plan": s.page_plan_answer(settings.pages),
+        "seo_strategy": s.SeoStrategy,
+        "copywriting": s.Copywriting,
+        "section_copy": s.SectionText,
+        "page_seo": s.PageSeoText,
+        "stylesheet": s.Stylesheet,
+        "site_chrome": s.SiteChrome,
+        "page_code": s.PageComposition,
+    }
+    if settings.images:
+        steps["image_plan"] = s.image_plan_answer(settings.images)
+    system = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": ""}]
+    needs = {
+        name: answer_token_cap(model) + max_prompt_tokens(system, schema_digest(model))
+        for name, model in steps.items()
+    }
+    name = max(needs, key=lambda n: needs[n])
+    return name, needs[name]
+
+
+def _check_token_cap(settings: WebsiteSettings, max_tokens: float | None) -> None:
+    """A cap below what one required call can need would stop every run before it ends:
+    refused now, before anything is paid for."""
+    if max_tokens is None:
+        return
+    step, need = largest_call_need(settings)
+    if max_tokens < need:
+        raise UsageError(
+            f"--max-tokens {max_tokens:,.0f} is less than one {step} call can use "
+            f"({need:,} tokens or more): the site could never be finished"
+        )
 
 
 def _phase_label(name: str, expect: int | None) -> str:

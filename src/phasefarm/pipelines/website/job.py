@@ -7,6 +7,7 @@ generation) so that mode is the note's plan run by the same engine; `parallel` i
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from phasefarm.pipelines.website.offline import responders as offline_responders
 from phasefarm.pipelines.website.profile import (
     DEFAULT_IMAGES,
     DEFAULT_PAGES,
+    DEFAULT_SITE_URL,
     WebsiteSettings,
     seed_latency,
 )
@@ -45,7 +47,14 @@ from phasefarm.pipelines.website.schemas import (
     StyleSystem,
 )
 
-__all__ = ["SiteCheckFailed", "build_flow", "build_services", "prepare", "settings_from_meta"]
+__all__ = [
+    "SiteCheckFailed",
+    "build_flow",
+    "build_services",
+    "prepare",
+    "rebuild_output",
+    "settings_from_meta",
+]
 
 # note 002's waves, as hints for `waves` mode (0-based levels)
 WAVE_IMAGES, WAVE_CONTENT, WAVE_CODE = 3, 4, 5
@@ -76,6 +85,7 @@ def assemble(
     style_system: StyleSystem,
     layout: Layout,
     images: list[GeneratedImage],
+    settings: WebsiteSettings,
     out: Path,
 ) -> SiteDraft:
     """Render every file and write them into a fresh draft folder inside `out`."""
@@ -91,6 +101,7 @@ def assemble(
             style_system=style_system,
             layout=layout,
             images=images,
+            site_url=settings.site_url,
         )
     )
     return write_draft(out, files)
@@ -182,6 +193,7 @@ def settings_from_meta(meta: dict[str, Any]) -> WebsiteSettings:
         images=int(DEFAULT_IMAGES if meta.get("images") is None else meta["images"]),
         image_pool=int(meta.get("image_pool") or 5),
         provider=str(meta.get("provider") or "offline"),
+        site_url=str(meta.get("site_url") or DEFAULT_SITE_URL),
     )
 
 
@@ -202,6 +214,8 @@ def build_llm_for(
         max_tokens=meta.get("max_tokens"),
         max_cost=meta.get("max_cost"),
         cache_dir=meta.get("cache_dir"),
+        image_model=meta.get("image_model"),
+        call_time_limit=meta.get("call_timeout"),
     )
 
 
@@ -223,3 +237,14 @@ def prepare(meta: dict[str, Any]) -> tuple[Flow, dict[str, Any]]:
     """Flow and services from a run's meta (CLI options): used by `website` and by resume."""
     services = build_services(meta)
     return build_flow(services["settings"]), services
+
+
+def rebuild_output(outputs: dict[str, Any], meta: dict[str, Any]) -> SiteReport:
+    """Write a finished run's site again from its stored outputs, without a model call (its
+    `--out` was deleted): the same `assemble` and `check` as the run. `KeyError` when an output
+    the site needs is not stored."""
+    out = Path(str(meta["out"]))
+    out.mkdir(parents=True, exist_ok=True)
+    needs = [n for n in inspect.signature(assemble).parameters if n not in ("settings", "out")]
+    draft = assemble(**{n: outputs[n] for n in needs}, settings=settings_from_meta(meta), out=out)
+    return check(draft, out)

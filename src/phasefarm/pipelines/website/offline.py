@@ -1,112 +1,69 @@
-"""Deterministic offline answers for every website task, specific to the brief.
+"""Deterministic offline answers for every website task, written as a small business's site.
 
 Each responder reads only the prompt it is given (the inputs JSON made by `prompts.py`) and the
 request's seeded rng, so the same brief and seed give the same site, and two briefs give two
-different sites: the brand, place, trade and keywords come from the brief's own words, the
-palette and layout choices from the rng.
+different sites. What a visitor reads is copy, never an instruction: the brand, place and trade
+come from the brief (`brief.py`, Unicode-aware), the services, quotes, questions and numbers
+from the vocabulary of its kind of business (`vocabulary.py`); palette and layout from the rng.
+This is a deterministic stand-in for a model, not a model: the README says so.
 """
 
 from __future__ import annotations
 
 import colorsys
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from phasefarm.llm import OfflineRequest
+from phasefarm.pipelines.website.brief import BriefFacts, brief_facts
 from phasefarm.pipelines.website.profile import SECTIONS_PER_PAGE, WebsiteSettings
 from phasefarm.pipelines.website.prompts import read_inputs
 from phasefarm.pipelines.website.schemas import slugify
+from phasefarm.pipelines.website.vocabulary import (
+    EXTRA_PAGES,
+    PAGE_INTROS,
+    PAGE_SECTION,
+    PAGE_TITLES,
+    SECTION_PURPOSES,
+    Vocabulary,
+    vocabulary,
+)
 
 __all__ = ["BriefFacts", "brief_facts", "responders"]
 
 Responder = Callable[[OfflineRequest], Any]
 
-_STOP_WORDS = (
-    "a an the and or but for with from into onto of in on at to by our your their my we you "
-    "they it its is are was be been being that this these those who which what when where "
-    "how small big new old very just also more most site website web page pages want wants "
-    "need needs build make create please like about using based called named local best "
-    "great modern"
-)
-_STOP = frozenset(_STOP_WORDS.split())
-_TRADES = (
-    "bakery", "cafe", "coffee", "roastery", "restaurant", "bistro", "brewery", "winery",
-    "studio", "gallery", "clinic", "dentist", "physio", "gym", "yoga", "salon", "barber",
-    "agency", "consultancy", "firm", "school", "academy", "shop", "store", "bookshop",
-    "bookstore", "florist", "hotel", "guesthouse", "architect", "architects", "photographer",
-    "plumber", "carpenter", "workshop", "library", "market", "farm", "nursery", "garage",
-    "startup", "app", "museum", "theatre", "band", "festival", "charity", "practice",
-)  # fmt: skip
-_EXTRA_PAGES = (
-    ("about", "About", "story"), ("services", "Services", "services"),
-    ("gallery", "Gallery", "gallery"), ("team", "Team", "team"), ("faq", "FAQ", "faq"),
-    ("pricing", "Pricing", "stats"), ("testimonials", "Reviews", "testimonials"),
-    ("process", "Process", "features"), ("journal", "Journal", "story"),
-    ("events", "Events", "features"), ("visit", "Visit", "contact"),
-    ("careers", "Careers", "team"), ("partners", "Partners", "testimonials"),
-    ("community", "Community", "story"), ("press", "Press", "testimonials"),
-    ("resources", "Resources", "faq"), ("sustainability", "Sustainability", "stats"),
-    ("locations", "Locations", "contact"),
-)  # fmt: skip
-_PURPOSES = {
-    "about": "The story, the values and the people behind {brand}",
-    "services": "Everything {brand} offers, and how to order or book it",
-    "gallery": "A look at the work, the place and the details at {brand}",
-    "team": "The people who make {brand} what it is",
-    "faq": "Straight answers to what people ask {brand} before they come",
-    "pricing": "What things cost at {brand}, with nothing hidden",
-    "testimonials": "What customers say about {brand}",
-    "process": "How {brand} works, step by step",
-    "journal": "News, notes and seasonal stories from {brand}",
-    "events": "Workshops, tastings and dates to remember at {brand}",
-}
-_MOODS = ("warm", "calm", "bold", "honest", "crafted", "bright", "quiet", "confident", "fresh")
-_ITEM_KINDS = {"features", "services", "testimonials", "faq", "stats", "team", "gallery"}
+
+class _Copy:
+    """The brief's facts and its kind's vocabulary, with the fill-ins templates use."""
+
+    def __init__(self, brief: str) -> None:
+        self.facts = f = brief_facts(brief)
+        self.words: Vocabulary = vocabulary(f.kind)
+        topic = next((k for k in f.keywords if k != f.trade), f.trade)
+        self.fields = {
+            "brand": f.brand,
+            "place": f" in {f.place}" if f.place else "",
+            "placename": f.place or "us",
+            "trade": f.trade,
+            "topic": topic,
+            "customers": self.words.customers,
+            "story": "",
+        }
+        self.fields["story"] = self.fill(self.words.story)
+
+    def fill(self, template: str) -> str:
+        return template.format(**self.fields)
+
+    def page_title(self, slug: str) -> str:
+        if slug == "services":
+            return self.words.services_title
+        return PAGE_TITLES.get(slug, slug.replace("-", " ").capitalize())
 
 
-_NAMED = re.compile(
-    r"(?:called|named)\s+[\"']?([A-Z][\w&' -]{1,40}?)[\"']?(?=[,.;]|$|\s(?:in|for|that|with)\b)"
-)
-
-
-@dataclass(frozen=True)
-class BriefFacts:
-    """What a brief says, as far as simple reading can tell."""
-
-    brand: str
-    trade: str
-    place: str | None
-    keywords: tuple[str, ...]
-
-
-def _title(words: str) -> str:
-    return " ".join(w[:1].upper() + w[1:] for w in words.split())
-
-
-def brief_facts(brief: str) -> BriefFacts:
-    text = " ".join(brief.split())
-    words = re.findall(r"[A-Za-z][A-Za-z'-]+", text)
-    lowered = [w.lower() for w in words]
-    trade = next((w for w in lowered if w in _TRADES), "")
-    keywords = tuple(dict.fromkeys(w for w in lowered if len(w) > 3 and w not in _STOP))
-    if not trade:
-        trade = keywords[0] if keywords else "studio"
-    place_match = re.search(r"\b(?:in|from|near)\s+([A-Z][a-zA-Z]+(?:\s[A-Z][a-zA-Z]+)?)", text)
-    place = place_match.group(1) if place_match else None
-    named = _NAMED.search(text)
-    quoted = re.search(r"[\"“]([^\"”]{2,40})[\"”]", text)
-    if named:
-        brand = named.group(1).strip()
-    elif quoted:
-        brand = quoted.group(1).strip()
-    elif place:
-        brand = f"{place} {_title(trade)}"
-    else:
-        others = [k for k in keywords if k != trade]
-        brand = _title(f"{others[0]} {trade}") if others else _title(trade)
-    return BriefFacts(brand=brand, trade=trade, place=place, keywords=keywords[:8])
+def _copy(req: OfflineRequest) -> tuple[_Copy, dict[str, Any]]:
+    inputs = read_inputs(req.text)
+    return _Copy(str(inputs.get("brief", ""))), inputs
 
 
 def _hex(h: float, lightness: float, saturation: float) -> str:
@@ -114,44 +71,37 @@ def _hex(h: float, lightness: float, saturation: float) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
-def _facts(inputs: dict[str, Any]) -> BriefFacts:
-    return brief_facts(str(inputs.get("brief", "")))
-
-
-def _sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+def _email(brand: str) -> str:
+    try:
+        return f"hello@{slugify(brand)}.example"
+    except ValueError:  # a brand with no latin letters
+        return "hello@example.com"
 
 
 def _design_strategy(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.text))
-    where = f" in {f.place}" if f.place else ""
-    audience = req.rng.choice(
-        ["Neighbours and first-time visitors", "Busy professionals", "Families and regulars"]
-    )
+    c, _ = _copy(req)
+    f = c.facts
     return {
-        "audience": f"{audience}{where} looking for a {f.trade} they can trust",
+        "audience": c.fill("People{place} looking for a {trade} they can trust"),
         "goals": [
-            f"Show what makes {f.brand} different within seconds",
-            "Turn visits into enquiries and bookings",
-            f"Rank for {', '.join(f.keywords[:3]) or f.trade} searches{where}",
+            c.fill("Show what makes {brand} different"),
+            c.fill(f"Bring new {c.words.customers} through the door"),
+            "Make the next step obvious on every page",
         ],
         "tone": req.rng.choice(["Warm and direct", "Confident and plain", "Friendly and precise"]),
-        "positioning": f"The {f.trade}{where} that treats every detail as the point",
-        "primary_action": req.rng.choice(["Get in touch", "Book a visit", "Plan your order"]),
+        "positioning": f.description[:200] or c.fill("{brand}, done properly"),
+        "primary_action": c.words.action,
     }
 
 
 def _design_context(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.text))
-    mood = req.rng.sample(_MOODS, 3)
+    c, _ = _copy(req)
+    f = c.facts
+    mood = req.rng.sample(c.words.moods, 3)
     scene = ", ".join(f.keywords[:3]) or f.trade
     return {
         "brand_name": f.brand,
-        "industry": _title(f.trade),
+        "industry": f.trade[:1].upper() + f.trade[1:],
         "location": f.place,
         "mood": mood,
         "imagery": f"Natural-light photographs of {scene}, {mood[0]} and uncluttered",
@@ -159,29 +109,15 @@ def _design_context(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _section_plan(req: OfflineRequest) -> dict[str, Any]:
-    f = _facts(read_inputs(req.text))
+    c, _ = _copy(req)
     optional = ["features", "story", "services", "testimonials", "gallery", "faq", "stats", "team"]
     kinds = ["hero", *sorted(req.rng.sample(optional, 5), key=optional.index), "cta", "contact"]
-    purposes = {
-        "hero": f"Say in one line what {f.brand} offers and invite the first step",
-        "features": "Three concrete reasons to choose us",
-        "story": "Where we come from and why we care",
-        "services": "What we offer, each with one clear sentence",
-        "testimonials": "Words from real customers",
-        "gallery": "Pictures of the work itself",
-        "faq": "Answer the questions people ask before they come",
-        "stats": "A few numbers that prove the point",
-        "team": "The people behind the work",
-        "cta": "One clear next step",
-        "contact": "How and where to reach us",
-    }
-    return {"sections": [{"kind": k, "purpose": purposes[k]} for k in kinds]}
+    return {"sections": [{"kind": k, "purpose": c.fill(SECTION_PURPOSES[k])} for k in kinds]}
 
 
 def _layout(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
-    brand = inputs["design_context"]["brand_name"]
-    place = inputs["design_context"].get("location")
+    c, inputs = _copy(req)
+    context = inputs["design_context"]
     rng = req.rng
     return {
         "header": rng.choice(["bar", "centered", "split"]),
@@ -190,10 +126,11 @@ def _layout(req: OfflineRequest) -> dict[str, Any]:
         "content_width_px": rng.choice([960, 1040, 1120, 1200]),
         "grid_columns": rng.choice([2, 3, 3]),
         "footer_columns": [
-            {"title": "Visit", "lines": [place or "By appointment", "Open Tuesday to Sunday"]},
-            {"title": "Contact", "lines": [f"hello@{slugify(brand)}.example", "+1 555 0100"]},
+            {"title": "Visit", "lines": [context.get("location") or "By appointment",
+                                         c.words.hours]},
+            {"title": "Contact", "lines": [_email(context["brand_name"]), "+1 555 0100"]},
         ],
-    }
+    }  # fmt: skip
 
 
 def _style_system(req: OfflineRequest) -> dict[str, Any]:
@@ -219,7 +156,7 @@ def _style_system(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _page_plan(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
+    c, inputs = _copy(req)
     count = int(inputs["pages"])
     kinds = [s["kind"] for s in inputs["section_plan"]["sections"]]
     brand = inputs["design_context"]["brand_name"]
@@ -233,49 +170,34 @@ def _page_plan(req: OfflineRequest) -> dict[str, Any]:
                 break
         return chosen
 
-    pages = [
-        {
-            "slug": "index",
-            "title": brand,
-            "nav_label": "Home",
-            "purpose": f"What {brand} makes, why people come back, and how to visit",
-            "sections": pick("hero", "features", "testimonials", "services", "cta"),
+    def page(slug: str, title: str, sections: list[str]) -> dict[str, Any]:
+        intro = PAGE_INTROS.get(slug, "{brand}")
+        return {
+            "slug": slug,
+            "title": title,
+            "nav_label": title,
+            "purpose": c.fill(intro)[:200],
+            "sections": sections,
         }
-    ]
-    extra = list(_EXTRA_PAGES)
+
+    pages = [page("index", brand, pick("hero", "features", "testimonials", "services", "cta"))]
+    pages[0]["nav_label"] = "Home"
     if count >= 2:
-        middle = extra[: count - 2]
-        for slug, title, kind in middle:
-            pages.append(
-                {
-                    "slug": slug,
-                    "title": title,
-                    "nav_label": title,
-                    "purpose": _PURPOSES.get(slug, "{title} at {brand}").format(
-                        title=title, brand=brand
-                    ),
-                    "sections": pick("hero", kind, "cta"),
-                }
-            )
-        pages.append(
-            {
-                "slug": "contact",
-                "title": "Contact",
-                "nav_label": "Contact",
-                "purpose": f"Opening hours, address and the quickest way to reach {brand}",
-                "sections": pick("hero", "contact", "faq"),
-            }
-        )
+        for slug in EXTRA_PAGES[: count - 2]:
+            pages.append(page(slug, c.page_title(slug), pick("hero", PAGE_SECTION[slug], "cta")))
+        pages.append(page("contact", "Contact", pick("hero", "contact", "faq")))
     return {"pages": pages[:count]}
 
 
 def _image_plan(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
+    c, inputs = _copy(req)
     count = int(inputs["images"])
     pages = inputs["page_plan"]["pages"]
     context = inputs["design_context"]
-    f = _facts(inputs)
-    subjects = [*f.keywords, f.trade, "workspace", "detail", "people at work", "storefront"]
+    f = c.facts
+    captions = [caption for caption, _ in c.words.gallery]
+    subjects = [*f.keywords, f.trade, *captions]
+    where = f", {f.place}" if f.place else ""
     images = []
     for i in range(count):
         page = pages[i % len(pages)]
@@ -287,11 +209,10 @@ def _image_plan(req: OfflineRequest) -> dict[str, Any]:
             {
                 "page": page["slug"],
                 "section": section,
-                "subject": _sentence_case(subject),
+                "subject": subject[:1].upper() + subject[1:],
                 "prompt": f"{context['imagery']}; subject: {subject}; for the {page['title']} "
                 f"page of {context['brand_name']}",
-                "alt": f"{_sentence_case(subject)} at {context['brand_name']}"
-                + (f", {context['location']}" if context.get("location") else ""),
+                "alt": f"{subject[:1].upper()}{subject[1:]} at {context['brand_name']}{where}",
                 "aspect": aspect,
             }
         )
@@ -299,13 +220,12 @@ def _image_plan(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
-    f = _facts(inputs)
+    c, inputs = _copy(req)
+    f = c.facts
     place = f" {f.place.lower()}" if f.place else ""
     keywords = [f"{f.trade}{place}", *f.keywords[:5]]
     return {
         "site_name": f.brand,
-        "site_url": f"https://{slugify(f.brand)}.example",
         "primary_keywords": list(dict.fromkeys(keywords)),
         "pages": [
             {
@@ -313,7 +233,7 @@ def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
                 "focus_keyword": f"{f.trade}{place}"
                 if p["slug"] == "index"
                 else f"{f.trade} {p['nav_label'].lower()}{place}",
-                "intent": f"People looking for {p['purpose'][:1].lower()}{p['purpose'][1:]}",
+                "intent": p["purpose"],
             }
             for p in inputs["page_plan"]["pages"]
         ],
@@ -321,128 +241,98 @@ def _seo_strategy(req: OfflineRequest) -> dict[str, Any]:
 
 
 def _copywriting(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
-    f = _facts(inputs)
+    c, inputs = _copy(req)
+    f = c.facts
     strategy = inputs["design_strategy"]
-    where = f" in {f.place}" if f.place else ""
-    place_words = set((f.place or "").lower().split()) | set(f.brand.lower().split())
+    headline = f.description if 0 < len(f.description) <= 80 else c.fill("{brand}{place}")
     return {
         "voice": f"{strategy['tone']}; short sentences, concrete nouns, no jargon",
-        "tagline": req.rng.choice(
-            [f"Your {f.trade}{where}, done properly", f"Made with care{where}", "Worth the visit"]
-        ),
-        "headline": f"{f.brand}: {_lower_first(strategy['positioning'])}",
-        "key_messages": list(strategy["goals"])[:3],
-        "cta_label": strategy["primary_action"],
-        "vocabulary": [k for k in f.keywords if k not in place_words][:6] or [f.trade],
+        "tagline": c.fill(req.rng.choice(c.words.taglines)),
+        "headline": headline,
+        "key_messages": [text for _, text in c.words.features[:3]],
+        "cta_label": c.words.action,
+        "vocabulary": list(f.keywords[:6]) or [f.trade],
     }
 
 
-_ITEM_TITLES = {
-    "features": ["Made here", "Honest prices", "Personal service", "Every day", "Local first"],
-    "services": ["Consultation", "Custom orders", "Workshops", "Delivery", "Gift cards"],
-    "testimonials": ["Maria, regular", "Tom, first visit", "Ana, neighbour", "Joe, client"],
-    "faq": ["Do I need to book?", "Can I order ahead?", "Is there parking?", "Do you cater?"],
-    "stats": ["Years open", "Happy customers", "Local suppliers", "Five-star reviews"],
-    "team": ["Founder", "Head of craft", "Front of house", "Apprentice"],
-    "gallery": ["The space", "The work", "The details", "The people"],
-}
-
-
-_ITEM_TEXTS: dict[str, tuple[str, ...]] = {
-    "features": (
-        "{Word}, made here every morning by people who care how it turns out.",
-        "Fair prices for honest {word}: no shortcuts, no surprises.",
-        "Small batches of {word}, so what you get is always fresh.",
-    ),
-    "services": (
-        "Tell us what you need and we plan the {word} with you, start to finish.",
-        "Order ahead and collect when it suits you; we keep your {word} ready.",
-        "Hands-on sessions where you learn the {word} the way we do it.",
-    ),
-    "testimonials": (
-        "“The {word} at {brand} is the reason we keep coming back.”",
-        "“Friendly, careful, and the best {trade} we have found in years.”",
-        "“We came for the {word} and stayed for the people.”",
-    ),
-    "faq": (
-        "Yes. Ask us about {word} and we will plan it with you.",
-        "Most days, yes; for larger orders give us two days' notice.",
-        "Write to us or call: we answer within a working day.",
-    ),
-    "stats": (
-        "{number} and counting, all {word}.",
-        "{number} regulars who know us by name.",
-        "{number} local suppliers we buy from directly.",
-    ),
-    "team": (
-        "Started {brand} with one idea: do the {word} properly.",
-        "Looks after every detail of the {word}, every day.",
-        "The first face you see, and the one who remembers your order.",
-    ),
-    "gallery": (
-        "The {word}, up close.",
-        "Where the work happens, early in the morning.",
-        "Small details that make {brand} what it is.",
-    ),
-}
+def _items(c: _Copy, kind: str, rng: Any) -> list[dict[str, str]]:
+    w = c.words
+    pairs: tuple[tuple[str, str], ...] = {
+        "features": w.features,
+        "services": w.services,
+        "testimonials": tuple((who, f"“{quote}”") for who, quote in w.testimonials),
+        "faq": w.faq,
+        "stats": w.stats,
+        "team": w.team,
+        "gallery": w.gallery,
+    }.get(kind, ())
+    if not pairs:
+        return []
+    chosen = rng.sample(pairs, min(len(pairs), 4 if kind in ("services", "faq") else 3))
+    return [{"title": c.fill(title), "text": c.fill(text)} for title, text in chosen]
 
 
 def _section_copy(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
-    ref = inputs["section"]
-    page = inputs["page"]
-    copy = inputs["copywriting"]
-    f = _facts(inputs)
+    c, inputs = _copy(req)
+    ref, page, copy = inputs["section"], inputs["page"], inputs["copywriting"]
     kind = ref["kind"]
-    rng = req.rng
-    words = copy["vocabulary"] or [f.trade]
-    items: list[dict[str, str]] = []
-    if kind in _ITEM_KINDS:
-        titles = _ITEM_TITLES[kind]
-        for n, title in enumerate(rng.sample(titles, min(3, len(titles)))):
-            word = words[n % len(words)]
-            text = rng.choice(_ITEM_TEXTS[kind]).format(
-                word=word,
-                Word=_sentence_case(word),
-                brand=f.brand,
-                trade=f.trade,
-                number=rng.randint(3, 40) * (10 if n else 1),
-            )
-            items.append({"title": title, "text": text})
-    heading = {
-        "hero": copy["headline"] if page["slug"] == "index" else page["title"],
+    w = c.words
+    home = page["slug"] == "index"
+    headings = {
+        "hero": copy["headline"] if home else page["title"],
+        "features": c.fill("Why {customers} choose us"),
+        "story": "Our story",
+        "services": w.services_title,
+        "testimonials": c.fill("What our {customers} say"),
+        "gallery": "A look inside",
+        "faq": "Questions we hear often",
+        "stats": "In numbers",
+        "team": "The people behind the work",
         "cta": copy["tagline"],
-        "contact": f"Visit {f.brand}",
-    }.get(kind, f"{_sentence_case(kind)} at {f.brand}")
-    messages = copy["key_messages"]
-    intro = f"{inputs['purpose']}. {messages[ref['position'] % len(messages)]}."
+        "contact": c.fill("Visit {brand}"),
+    }
+    intros = {
+        "hero": (
+            c.fill("{story}")
+            if copy["headline"] == c.facts.description
+            else c.facts.description or c.fill("{story}")
+        )
+        if home
+        else page["purpose"],
+        "features": c.fill("Three things our {customers} mention first."),
+        "story": c.fill("{story}"),
+        "services": c.facts.description or c.fill("What {brand} offers."),
+        "testimonials": c.fill("A few words from people who know {brand} well."),
+        "gallery": c.fill("The place, the work and the details at {brand}."),
+        "faq": "Short answers to what people ask before they come.",
+        "stats": c.fill("{brand} at a glance."),
+        "team": c.fill("Small team, long experience, and time for every one of our {customers}."),
+        "cta": w.invitation,
+        "contact": c.fill("Find us{place}. Call or write, and we answer within a working day."),
+    }
     return {
-        "page": ref["page"],
-        "kind": kind,
-        "position": ref["position"],
-        "heading": heading,
-        "intro": intro,
-        "items": items,
+        "heading": headings[kind],
+        "intro": intros[kind],
+        "items": _items(c, kind, req.rng),
         "cta_label": copy["cta_label"] if kind in {"hero", "cta", "contact"} else None,
     }
 
 
 def _page_seo(req: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(req.text)
-    page = inputs["page"]
-    seo = inputs["seo_strategy"]
+    c, inputs = _copy(req)
+    page, seo = inputs["page"], inputs["seo_strategy"]
     focus = next((p for p in seo["pages"] if p["page"] == page["slug"]), None)
     keyword = focus["focus_keyword"] if focus else seo["primary_keywords"][0]
-    title = seo["site_name"] if page["slug"] == "index" else f"{page['title']} | {seo['site_name']}"
-    f = _facts(inputs)
-    where = f" in {f.place}" if f.place else ""
-    description = f"{page['purpose']}. {seo['site_name']}, {f.trade}{where}."
+    home = page["slug"] == "index"
+    title = seo["site_name"] if home else f"{page['title']} | {seo['site_name']}"
+    lead = c.facts.description if home else page["purpose"]
+    description = f"{lead} {c.fill('{brand}{place}.')}" if lead else c.fill("{brand}{place}.")
+    if len(description) > 160:
+        description = lead[:160].rsplit(" ", 1)[0] + "."
     return {
-        "page": page["slug"],
-        "title": title,
+        "title": title[:70].strip(),
         "description": description,
-        "og_title": title,
+        "og_title": title[:90].strip(),
         "og_description": description,
         "keywords": list(dict.fromkeys([keyword, *seo["primary_keywords"][:4]])),
     }
@@ -468,7 +358,7 @@ def _site_chrome(req: OfflineRequest) -> dict[str, Any]:
         "tagline": inputs["copywriting"]["tagline"],
         "nav": [{"page": p["slug"], "label": p["nav_label"]} for p in inputs["page_plan"]["pages"]],
         "footer_columns": inputs["layout"]["footer_columns"],
-        "footer_note": f"© {brand}. Made with care.",
+        "footer_note": f"© {brand}",
     }
 
 

@@ -9,24 +9,30 @@ work in smaller pieces, which is what makes the sequential total stay at 185 s w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from phasefarm.errors import UsageError
-from phasefarm.pipelines.website.schemas import MAX_PAGES
+from phasefarm.pipelines.website.schemas import MAX_IMAGES, MAX_PAGES
 
 __all__ = [
     "DEFAULT_IMAGES",
     "DEFAULT_PAGES",
+    "DEFAULT_SITE_URL",
     "MAX_IMAGES",
     "MAX_PAGES",
     "SECTIONS_PER_PAGE",
     "WebsiteSettings",
     "seed_latency",
+    "site_origin",
 ]
 
 DEFAULT_PAGES = 4
 DEFAULT_IMAGES = 10
-MAX_IMAGES = 40
+# The placeholder origin of canonical URLs and the sitemap until `--site-url` says otherwise
+# (example.com is reserved for documentation: it never points at someone else's site).
+DEFAULT_SITE_URL = "https://www.example.com"
 MAX_IMAGE_POOL = 20
 SECTIONS_PER_PAGE = 3  # what the offline page plan gives each page; the profile assumes it
 
@@ -55,6 +61,7 @@ class WebsiteSettings:
     images: int = DEFAULT_IMAGES
     image_pool: int = 5
     provider: str = "offline"
+    site_url: str = DEFAULT_SITE_URL
 
     def __post_init__(self) -> None:
         if not 1 <= self.pages <= MAX_PAGES:
@@ -65,6 +72,7 @@ class WebsiteSettings:
             raise UsageError(
                 f"the image pool must be between 1 and {MAX_IMAGE_POOL}, got {self.image_pool}"
             )
+        object.__setattr__(self, "site_url", site_origin(self.site_url))
 
     @property
     def sections(self) -> int:
@@ -75,11 +83,31 @@ class WebsiteSettings:
         return self.pages + 2  # one per page, the stylesheet, the header/nav/footer
 
     def image_size(self, aspect: str) -> str:
-        """Sizes the image API accepts; the offline provider draws smaller pictures (cheap
-        to draw, so drawing does not distort timings at small time scales)."""
+        """Sizes the image API accepts; the offline provider draws pictures at about the size
+        the page shows them (the stylesheet never shows an image wider than it is), small
+        enough to draw well within an image's seed latency."""
         if self.provider == "offline":
-            return {"landscape": "400x250", "square": "320x320"}.get(aspect, "240x360")
+            return {"landscape": "800x500", "square": "480x480"}.get(aspect, "400x600")
         return {"landscape": "1536x1024", "square": "1024x1024"}.get(aspect, "1024x1536")
+
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+
+
+def site_origin(value: str) -> str:
+    """`--site-url` as an origin, `https://host[:port]`: a path or trailing slash is dropped;
+    a scheme other than http(s), credentials or a malformed host is refused (UsageError)."""
+    text = value.strip()
+    parts = urlsplit(text)
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        host, port = "", None
+    if parts.scheme not in ("http", "https") or not _HOST.match(host) or len(text) > 200:
+        raise UsageError(f"--site-url must be an http(s) URL of a domain, got {text[:80]!r}")
+    if parts.username or parts.password:
+        raise UsageError("--site-url must not carry credentials")
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def seed_latency(settings: WebsiteSettings) -> dict[str, float]:

@@ -92,6 +92,7 @@ class SiteParts:
     style_system: StyleSystem
     layout: Layout
     images: Sequence[GeneratedImage]
+    site_url: str  # the origin of canonical URLs and the sitemap (`--site-url`)
 
 
 def _anchor(copy: SectionCopy) -> str:
@@ -115,7 +116,7 @@ def render_site(parts: SiteParts) -> dict[str, bytes]:
     seo_by_page = {s.page: s for s in parts.page_seo}
     code_by_page = {c.page: c for c in parts.page_code}
     images = {img.index: img for img in parts.images}
-    site_url = parts.seo_strategy.site_url.rstrip("/")
+    site_url = parts.site_url.rstrip("/")
     labels = {n.page: n.label for n in parts.site_chrome.nav}
 
     # The call to action leads to the first contact section of the site, wherever it is.

@@ -10,17 +10,33 @@ Validators are idempotent because checkpoints re-validate models when they are r
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import functools
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+
+from phasefarm.pipelines.website.text import (
+    SLUG_MAX,
+    HexColor,
+    Line,
+    Paragraph,
+    Short,
+    Slug,
+    bounded_text,
+    clean_text,
+    nonempty,
+    quote,
+    slugify,
+    unique_slug,
+)
 
 __all__ = [
+    "MAX_IMAGES",
     "MAX_PAGES",
     "SECTION_KINDS",
+    "SLUG_MAX",
     "Block",
+    "BlockChoice",
     "Copywriting",
     "DesignContext",
     "DesignStrategy",
@@ -31,9 +47,11 @@ __all__ = [
     "Layout",
     "NavItem",
     "PageCode",
+    "PageComposition",
     "PageFocus",
     "PagePlan",
     "PageSeo",
+    "PageSeoText",
     "PageSpec",
     "Palette",
     "SectionCopy",
@@ -42,14 +60,21 @@ __all__ = [
     "SectionPlan",
     "SectionRef",
     "SectionSpec",
+    "SectionText",
     "SeoStrategy",
     "SiteChrome",
     "StyleSystem",
     "Stylesheet",
+    "clean_text",
+    "image_plan_answer",
+    "page_plan_answer",
+    "quote",
     "slugify",
+    "unique_slug",
 ]
 
 MAX_PAGES = 20
+MAX_IMAGES = 40
 HOME = "index"
 
 SectionKind = Literal[
@@ -57,65 +82,6 @@ SectionKind = Literal[
     "contact", "team",
 ]  # fmt: skip
 SECTION_KINDS: tuple[str, ...] = SectionKind.__args__  # type: ignore[attr-defined]
-
-
-def slugify(value: object) -> str:
-    """A file-name-safe slug: lowercase ASCII letters, digits and single dashes, at most 40.
-
-    `../x` becomes `x`, `/etc/passwd` becomes `etc-passwd`: no dot, no slash can survive, so a
-    slug is always one plain file name inside the site folder.
-    """
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
-    text = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    text = text[:40].strip("-")
-    if not text:
-        raise ValueError(f"{value!r} gives an empty slug")
-    return text
-
-
-def _clean(limit: int) -> AfterValidator:
-    """Collapse whitespace and cut at `limit` characters (at a word boundary when possible)."""
-
-    def clean(value: str) -> str:
-        text = " ".join(value.split())
-        if len(text) <= limit:
-            return text
-        cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-        return cut.rstrip(" ,;:-") + "…"
-
-    return AfterValidator(clean)
-
-
-def _nonempty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
-
-
-def _site_url(value: str) -> str:
-    """The site's origin as `https://host`: a path, query or trailing slash is dropped; a
-    scheme other than http(s), credentials, a port or a malformed host is refused."""
-    parts = urlsplit(value.strip())
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not _HOST.match(host):
-        raise ValueError(f"site_url must be an https URL of a domain, got {value!r}")
-    if parts.username or parts.password or parts.port:
-        raise ValueError(f"site_url must not carry credentials or a port, got {value!r}")
-    return f"https://{host}"
-
-
-def _hex(value: str) -> str:
-    return value.lower()
-
-
-Slug = Annotated[str, BeforeValidator(slugify)]
-Short = Annotated[str, AfterValidator(_nonempty), _clean(80)]
-Line = Annotated[str, AfterValidator(_nonempty), _clean(200)]
-Paragraph = Annotated[str, AfterValidator(_nonempty), _clean(900)]
-HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$"), AfterValidator(_hex)]
 
 
 class _Model(BaseModel):
@@ -236,14 +202,12 @@ class PagePlan(_Model):
     @model_validator(mode="after")
     def _slugs(self) -> PagePlan:
         # The home page is index.html whatever the model called it; other slugs must be unique
-        # and must not collide with it (a second "index" would overwrite the home page).
+        # (within the slug length) and must not collide with it (a second "index" would
+        # overwrite the home page).
         seen: set[str] = set()
         pages: list[PageSpec] = []
         for i, page in enumerate(self.pages):
-            slug = HOME if i == 0 else page.slug
-            base, n = slug, 2
-            while slug in seen:
-                slug, n = f"{base}-{n}", n + 1
+            slug = unique_slug(HOME if i == 0 else page.slug, seen)
             seen.add(slug)
             pages.append(page if slug == page.slug else page.model_copy(update={"slug": slug}))
         object.__setattr__(self, "pages", pages)
@@ -283,7 +247,7 @@ class ImageSpec(_Model):
 
 
 class ImagePlan(_Model):
-    images: list[ImageSpec] = Field(max_length=40)
+    images: list[ImageSpec] = Field(max_length=MAX_IMAGES)
 
     @staticmethod
     def filename(index: int) -> str:
@@ -299,7 +263,6 @@ class PageFocus(_Model):
 
 class SeoStrategy(_Model):
     site_name: Short
-    site_url: Annotated[str, AfterValidator(_site_url)]  # the canonical origin, https://host
     primary_keywords: list[Short] = Field(min_length=1, max_length=12)
     pages: list[PageFocus] = Field(max_length=MAX_PAGES)
 
@@ -327,23 +290,37 @@ class SectionCopyItem(_Model):
     text: Line
 
 
-class SectionCopy(_Model):
-    page: Slug
-    kind: SectionKind
-    position: int = Field(ge=0)
+class SectionText(_Model):
+    """What the model writes for one section (which section it is, is ours: `SectionCopy`)."""
+
     heading: Short
     intro: Paragraph
     items: list[SectionCopyItem] = Field(max_length=8)
     cta_label: Short | None = None
 
 
-class PageSeo(_Model):
+class SectionCopy(SectionText):
     page: Slug
-    title: Annotated[str, AfterValidator(_nonempty), _clean(70)]
-    description: Annotated[str, AfterValidator(_nonempty), _clean(170)]
-    og_title: Annotated[str, AfterValidator(_nonempty), _clean(90)]
-    og_description: Annotated[str, AfterValidator(_nonempty), _clean(200)]
+    kind: SectionKind
+    position: int = Field(ge=0)
+
+
+class PageSeoText(_Model):
+    """What the model writes for one page's metadata (the page is ours: `PageSeo`)."""
+
+    title: Annotated[str, bounded_text(70), AfterValidator(clean_text), AfterValidator(nonempty)]
+    description: Annotated[
+        str, bounded_text(170), AfterValidator(clean_text), AfterValidator(nonempty)
+    ]
+    og_title: Annotated[str, bounded_text(90), AfterValidator(clean_text), AfterValidator(nonempty)]
+    og_description: Annotated[
+        str, bounded_text(200), AfterValidator(clean_text), AfterValidator(nonempty)
+    ]
     keywords: list[Short] = Field(max_length=10)
+
+
+class PageSeo(PageSeoText):
+    page: Slug
 
 
 # --- code generation: per page plus shared assets -------------------------------------------
@@ -379,13 +356,24 @@ class SiteChrome(_Model):
     footer_note: Line
 
 
-class Block(_Model):
-    """One block of a page: which section copy it shows, how, and with which images."""
+class BlockChoice(_Model):
+    """How the model shows one section of a page."""
 
-    section: int = Field(ge=0)  # position of the section on its page
+    section: int = Field(ge=0, le=7)  # position of the section on its page
     variant: Literal["stack", "split", "split-reverse", "grid", "banner"]
-    images: list[int] = Field(max_length=6)  # indexes into the image plan
     emphasis: Literal["normal", "tinted", "inverted"]
+
+
+class PageComposition(_Model):
+    """The model's part of a page's code: one block choice per section."""
+
+    blocks: list[BlockChoice] = Field(min_length=1, max_length=8)
+
+
+class Block(BlockChoice):
+    """One block of a page: the model's choice, and the images our code placed in it."""
+
+    images: list[int] = Field(default_factory=list, max_length=40)  # indexes into the plan
 
 
 class PageCode(_Model):
@@ -402,3 +390,23 @@ class GeneratedImage(_Model):
     width: int
     height: int
     png: bytes
+
+
+# --- the schemas sent for counts the user chose ----------------------------------------------
+
+
+@functools.lru_cache(maxsize=128)
+def _exactly(model: type[_Model], field: str, item: type[_Model], count: int) -> type[_Model]:
+    """`model` whose schema asks for exactly `count` items in its list `field`."""
+    listed: object = (list[item], Field(min_length=count, max_length=count))  # type: ignore[valid-type]
+    return create_model(model.__name__, __base__=model, **{field: listed})  # type: ignore[call-overload, no-any-return]
+
+
+def page_plan_answer(pages: int) -> type[PagePlan]:
+    """`PagePlan` whose schema asks for exactly `pages` pages (`--pages` is the user's)."""
+    return _exactly(PagePlan, "pages", PageSpec, pages)  # type: ignore[return-value]
+
+
+def image_plan_answer(images: int) -> type[ImagePlan]:
+    """`ImagePlan` whose schema asks for exactly `images` images (`--images` is the user's)."""
+    return _exactly(ImagePlan, "images", ImageSpec, images)  # type: ignore[return-value]

@@ -11,8 +11,10 @@ prompt carries exactly those outputs, so the graph follows the data each prompt 
            └─ section_plan ───┴─ page_plan (also feeds image_plan, seo, chrome...) ─ assemble
                                                                                   ─ check
 
-Model answers are validated by their pydantic schema in the LLM layer; what the schema cannot
-express (the page count asked for, references between steps) is repaired or refused here.
+Model answers are validated by their pydantic schema in the LLM layer, and that schema is the
+whole contract (counts the user chose included: `page_plan_answer(n)`); what a schema cannot
+express (references between steps, which section a copy belongs to, where images go, sections
+every site needs) is decided or repaired here by our code, never asked of the model.
 """
 
 from __future__ import annotations
@@ -34,16 +36,22 @@ from phasefarm.pipelines.website.schemas import (
     Layout,
     NavItem,
     PageCode,
+    PageComposition,
     PagePlan,
     PageSeo,
+    PageSeoText,
     PageSpec,
     SectionCopy,
     SectionPlan,
     SectionRef,
+    SectionSpec,
+    SectionText,
     SeoStrategy,
     SiteChrome,
     Stylesheet,
     StyleSystem,
+    image_plan_answer,
+    page_plan_answer,
 )
 
 if TYPE_CHECKING:
@@ -91,11 +99,26 @@ async def design_context(brief: str, llm: LLM) -> DesignContext:
 
 async def section_plan(brief: str, llm: LLM) -> SectionPlan:
     messages = build_messages(
-        "List the kinds of section this website needs (each kind once), with what each is for. "
-        "Always include a hero, a call to action and a contact section.",
+        "List the kinds of section this website needs (each kind once), with what each is for.",
         {"brief": brief},
     )
-    return await llm.structured(messages, SectionPlan, task="section_plan")
+    plan = await llm.structured(messages, SectionPlan, task="section_plan")
+    # Every site has an opening, a call to action and a way to get in touch: that is our rule,
+    # so our code adds what the answer left out instead of asking for it.
+    have = {s.kind for s in plan.sections}
+    needed = [s for s in _ALWAYS if s.kind not in have]
+    if not needed:
+        return plan
+    hero = [s for s in needed if s.kind == "hero"]
+    rest = [s for s in needed if s.kind != "hero"]
+    return SectionPlan(sections=[*hero, *plan.sections, *rest])
+
+
+_ALWAYS = (
+    SectionSpec(kind="hero", purpose="What the business offers, at a glance"),
+    SectionSpec(kind="cta", purpose="The next step for a visitor"),
+    SectionSpec(kind="contact", purpose="How and where to reach the business"),
+)
 
 
 # --- from the design context --------------------------------------------------------------
@@ -137,10 +160,8 @@ async def page_plan(
             "pages": settings.pages,
         },
     )
-    plan = await llm.structured(messages, PagePlan, task="page_plan")
-    if len(plan.pages) > settings.pages:
-        plan = PagePlan(pages=plan.pages[: settings.pages])
-    return plan
+    answer = await llm.structured(messages, page_plan_answer(settings.pages), task="page_plan")
+    return PagePlan(pages=answer.pages)
 
 
 # --- from the layout ----------------------------------------------------------------------
@@ -168,7 +189,7 @@ async def image_plan(
             "images": settings.images,
         },
     )
-    plan = await llm.structured(messages, ImagePlan, task="image_plan")
+    plan = await llm.structured(messages, image_plan_answer(settings.images), task="image_plan")
     # An image placed on a page or section that does not exist goes to the home page's first
     # section: the picture is still used, and no page links to an image it does not show.
     slugs = {p.slug: p for p in page_plan.pages}
@@ -186,8 +207,8 @@ async def seo_strategy(
     brief: str, design_strategy: DesignStrategy, layout: Layout, page_plan: PagePlan, llm: LLM
 ) -> SeoStrategy:
     messages = build_messages(
-        "Write the SEO strategy: the site name, its canonical https URL, the primary keywords, "
-        "and for every page its focus keyword and search intent.",
+        "Write the SEO strategy: the site name, the primary keywords, and for every page its "
+        "focus keyword and search intent.",
         {
             "brief": brief,
             "design_strategy": design_strategy,
@@ -275,9 +296,9 @@ async def section_copy(
             "copywriting": copywriting,
         },
     )
-    copy = await llm.structured(messages, SectionCopy, task="section_copy")
+    text = await llm.structured(messages, SectionText, task="section_copy")
     # The section's identity is ours, not the model's: it keys the page's blocks.
-    return copy.model_copy(update={"page": item.page, "kind": item.kind, "position": item.position})
+    return SectionCopy(**text.model_dump(), page=item.page, kind=item.kind, position=item.position)
 
 
 async def page_seo(item: PageSpec, brief: str, seo_strategy: SeoStrategy, llm: LLM) -> PageSeo:
@@ -286,8 +307,8 @@ async def page_seo(item: PageSpec, brief: str, seo_strategy: SeoStrategy, llm: L
         "a meta description of at most 155, Open Graph title and description, keywords.",
         {"brief": brief, "page": item, "seo_strategy": seo_strategy},
     )
-    seo = await llm.structured(messages, PageSeo, task="page_seo")
-    return seo.model_copy(update={"page": item.slug})
+    seo = await llm.structured(messages, PageSeoText, task="page_seo")
+    return PageSeo(**seo.model_dump(), page=item.slug)
 
 
 # --- code generation: shared assets and one phase per page ---------------------------------
@@ -344,32 +365,55 @@ async def page_code(
     ]
     messages = build_messages(
         f"Compose the page {item.title!r} from its sections: for each section (by position) "
-        "choose a block variant and emphasis, and place the page's images (by index) in the "
-        "sections they illustrate.",
+        "choose a block variant and emphasis.",
         {"page": item, "layout": layout, "sections": sections, "images": page_images},
     )
-    code = await llm.structured(messages, PageCode, task="page_code")
-    mine = {i for i, spec in enumerate(image_plan.images) if spec.page == item.slug}
-    return repair_page_code(code, item, len(sections), mine)
+    answer = await llm.structured(messages, PageComposition, task="page_code")
+    mine = [i for i, spec in enumerate(image_plan.images) if spec.page == item.slug]
+    blocks = choose_blocks(answer, item, len(sections))
+    return PageCode(page=item.slug, blocks=place_images(blocks, item, image_plan, mine))
 
 
-def repair_page_code(code: PageCode, page: PageSpec, sections: int, images: set[int]) -> PageCode:
-    """Keep what is consistent with the plan: each section shown once, in the model's order,
-    only this page's images, each at most once; sections it forgot are appended as plain blocks.
-    """
-    seen_sections: set[int] = set()
-    seen_images: set[int] = set()
+MAX_IMAGES_PER_BLOCK = 6
+
+
+def choose_blocks(answer: PageComposition, page: PageSpec, sections: int) -> list[Block]:
+    """Keep what is consistent with the plan: each section shown once, in the model's order;
+    sections it forgot are appended as plain blocks."""
+    seen: set[int] = set()
     blocks: list[Block] = []
-    for block in code.blocks:
-        if block.section >= sections or block.section in seen_sections:
+    for choice in answer.blocks:
+        if choice.section >= sections or choice.section in seen:
             continue
-        seen_sections.add(block.section)
-        keep = [i for i in block.images if i in images and i not in seen_images]
-        seen_images.update(keep)
-        blocks.append(block.model_copy(update={"images": keep}))
+        seen.add(choice.section)
+        blocks.append(Block(**choice.model_dump()))
     for position in range(sections):
-        if position not in seen_sections:
-            blocks.append(Block(section=position, variant="stack", images=[], emphasis="normal"))
+        if position not in seen:
+            blocks.append(Block(section=position, variant="stack", emphasis="normal"))
     if not blocks:
         raise BadOutput(f"page {page.slug!r} has no sections to show")
-    return PageCode(page=page.slug, blocks=blocks)
+    return blocks
+
+
+def place_images(
+    blocks: list[Block], page: PageSpec, image_plan: ImagePlan, mine: list[int]
+) -> list[Block]:
+    """Our code places the page's images: each in the block of the section it illustrates,
+    and when one block would get more than `MAX_IMAGES_PER_BLOCK`, the rest spread over the
+    page's other blocks (fewest first). The model is never asked to count."""
+    placed: list[list[int]] = [[] for _ in blocks]
+    position_of = {b.section: n for n, b in enumerate(blocks)}
+    overflow: list[int] = []
+    for index in mine:
+        kind = image_plan.images[index].section
+        target = next(
+            (position_of[p] for p, k in enumerate(page.sections) if k == kind and p in position_of),
+            0,
+        )
+        if len(placed[target]) < MAX_IMAGES_PER_BLOCK:
+            placed[target].append(index)
+        else:
+            overflow.append(index)
+    for index in overflow:
+        min(placed, key=len).append(index)
+    return [b.model_copy(update={"images": imgs}) for b, imgs in zip(blocks, placed, strict=True)]
