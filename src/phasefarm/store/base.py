@@ -79,7 +79,7 @@ class PhaseRow:
 def usage_json(usage: Mapping[str, float]) -> str:
     import json
 
-    return json.dumps({k: float(v) for k, v in usage.items()})
+    return json.dumps({k: float(v) for k, v in usage.items()}) if usage else "{}"
 
 
 @dataclass(frozen=True)
