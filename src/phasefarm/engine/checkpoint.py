@@ -16,9 +16,12 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from phasefarm.engine.events import Event, Timeline
-from phasefarm.store.base import AddedPhase, PhaseRow, RunStore
+from phasefarm.engine.result import PhaseRecord
+from phasefarm.store.base import AddedPhase, PhaseRow, RunStore, usage_json
+from phasefarm.store.codec import encode
 from phasefarm.store.writer import Batch, CheckpointWriter
 
 __all__ = ["CLOSE_TIMEOUT_S", "Checkpoints"]
@@ -57,7 +60,20 @@ class Checkpoints:
 
     # -- what the run hands over ------------------------------------------------------------
 
-    def phase(self, row: PhaseRow) -> None:
+    def phase(self, record: PhaseRecord, output: Any, input_hash: str | None) -> None:
+        """Queue a phase record; CheckpointValueError if its output cannot be written (raised
+        here, on the run's thread, so that phase fails and nothing else)."""
+        row = PhaseRow(
+            record.key,
+            record.status,
+            record.attempts,
+            record.started,
+            record.finished,
+            None if output is None else encode(output),
+            record.error,
+            input_hash,
+            usage_json(record.usage),
+        )
         self._batch.phases.append(row)
         self.schedule()
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from phasefarm.engine.events import Event
 
-__all__ = ["PhaseRecord", "RunResult"]
+__all__ = ["PhaseRecord", "RunResult", "run_outcome"]
 
 
 @dataclass(slots=True)
@@ -82,3 +82,19 @@ class RunResult:
             "phases": {k: r.to_dict() for k, r in self.phases.items()},
             "usage": self.usage,
         }
+
+
+def run_outcome(records: Iterable[PhaseRecord], stopped: bool) -> tuple[str, float]:
+    """A run's status and elapsed seconds (first start to last end of the phases this
+    execution ran). `stopped`: cancelled, or a phase asked the run to stop."""
+    records = list(records)
+    executed = [r for r in records if not r.restored and r.started is not None]
+    elapsed = 0.0
+    if executed:
+        end = max((r.finished or r.started or 0.0) for r in executed)
+        elapsed = end - min(r.started or 0.0 for r in executed)
+    if stopped:
+        return "cancelled", elapsed
+    if {r.status for r in records} & {"failed", "skipped", "cancelled", "pending"}:
+        return "failed", elapsed
+    return "succeeded", elapsed

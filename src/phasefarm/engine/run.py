@@ -28,12 +28,10 @@ from phasefarm.engine.checkpoint import Checkpoints
 from phasefarm.engine.events import Event, frozen
 from phasefarm.engine.phase_task import describe, run_phase
 from phasefarm.engine.reporting import EventCallback, Reporter
-from phasefarm.engine.result import PhaseRecord, RunResult
+from phasefarm.engine.result import PhaseRecord, RunResult, run_outcome
 from phasefarm.engine.scheduler import MODES, Scheduler
 from phasefarm.errors import CheckpointValueError, GraphError, StoreError, StoreRefused, UsageError
 from phasefarm.scope import add_usage
-from phasefarm.store.base import PhaseRow, usage_json
-from phasefarm.store.codec import encode
 
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
@@ -359,19 +357,10 @@ class Run:
         if self.checkpoints is None:
             return
         hashed = record.status in ("succeeded", "failed")
-        row = PhaseRow(
-            record.key,
-            record.status,
-            record.attempts,
-            record.started,
-            record.finished,
-            None if output is None else encode(output),
-            record.error,
-            resume.checkpoint_hash(self.bindings[record.key], self.sources) if hashed else None,
-            usage_json(record.usage),
-        )
+        binding = self.bindings[record.key]
+        input_hash = resume.checkpoint_hash(binding, self.sources) if hashed else None
+        self.checkpoints.phase(record, output, input_hash)
         self.uncommitted += 1
-        self.checkpoints.phase(row)
 
     def _durable(self, events: int, records: int) -> None:
         """The writer committed: `events` of the timeline and `records` more phase records."""
@@ -396,18 +385,8 @@ class Run:
     def _finalize(self) -> RunResult:
         if self.result is not None:
             return self.result
-        executed = [r for r in self.records.values() if not r.restored and r.started is not None]
-        elapsed = 0.0
-        if executed:
-            end = max((r.finished or r.started or 0.0) for r in executed)
-            elapsed = end - min(r.started or 0.0 for r in executed)
-        statuses = {r.status for r in self.records.values()}
-        if self.cancelled or self.stop_reason is not None:
-            status = "cancelled"
-        elif statuses & {"failed", "skipped", "cancelled", "pending"}:
-            status = "failed"
-        else:
-            status = "succeeded"
+        stopped = self.cancelled or self.stop_reason is not None
+        status, elapsed = run_outcome(self.records.values(), stopped)
         self.emit(
             "run.finished",
             None,
@@ -438,16 +417,16 @@ class Run:
         self.reporter.report(len(self.timeline))
         self.reporter.close()
         self.result = RunResult(
-            run_id=self.run_id,
-            flow=self.flow.name,
-            mode=self.mode,
-            status=status,
-            phases=self.records,
-            outputs=self.outputs,
-            timeline=self.timeline,
-            usage=self.usage,
-            elapsed_s=elapsed,
-            stop_reason=self.stop_reason,
+            self.run_id,
+            self.flow.name,
+            self.mode,
+            status,
+            self.records,
+            self.outputs,
+            self.timeline,
+            self.usage,
+            elapsed,
+            self.stop_reason,
         )
         return self.result
 
