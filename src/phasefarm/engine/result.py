@@ -25,6 +25,12 @@ class PhaseRecord:
     restored: bool = False  # reused from a checkpoint, not run in this execution
 
     @property
+    def provider_calls(self) -> int:
+        """Model calls made for this phase, failed and retried ones included, in every attempt
+        (from the "usage" events the LLM layer sends: `calls`, less cache hits)."""
+        return int(self.usage.get("calls", 0) - self.usage.get("cached", 0))
+
+    @property
     def duration(self) -> float | None:
         if self.started is None or self.finished is None:
             return None
@@ -36,6 +42,7 @@ class PhaseRecord:
             "started": None if self.started is None else round(self.started, 6),
             "finished": None if self.finished is None else round(self.finished, 6),
             "attempts": self.attempts,
+            "provider_calls": self.provider_calls,
             "error": self.error,
             "restored": self.restored,
             "usage": self.usage,
