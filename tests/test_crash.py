@@ -62,11 +62,11 @@ def test_rerun_of_a_finished_phase_is_detected(tmp_path: Path):
     conn.execute("UPDATE phases SET input_hash = 'stale' WHERE run = 'r1' AND key = 'tone'")
     conn.commit()
     conn.close()
-    snap = crash._snapshot(store, "r1")
+    snap = crash.snapshot_store(store, "r1")
     assert snap is not None and "tone" in snap.succeeded
     again = _demo(tmp_path, "resume", "r1", "--store", str(store))
     assert again.returncode == 0, again.stderr
-    reruns, _, redone = crash._count_reruns(store, "r1", [snap])
+    reruns, _, redone = crash.count_reruns(store, "r1", [snap])
     assert reruns == ["tone"]
     assert redone == []
 
@@ -84,11 +84,11 @@ def test_a_phase_in_flight_at_a_kill_is_counted_as_redone(tmp_path: Path):
     conn.execute("UPDATE runs SET status = 'running' WHERE id = 'r1'")
     conn.commit()
     conn.close()
-    snap = crash._snapshot(store, "r1")
+    snap = crash.snapshot_store(store, "r1")
     assert snap is not None and "page" not in snap.succeeded
     again = _demo(tmp_path, "resume", "r1", "--store", str(store))
     assert again.returncode == 0, again.stderr
-    reruns, _, redone = crash._count_reruns(store, "r1", [snap])
+    reruns, _, redone = crash.count_reruns(store, "r1", [snap])
     assert reruns == []
     assert redone == ["page", "section[1]"]
 
@@ -113,4 +113,4 @@ def test_changed_output_is_detected(tmp_path: Path):
     (tmp_path / "a" / "index.html").write_text("<h1>hi!</h1>")
     (tmp_path / "extra.txt").write_text("x")
     got = crash.tree_hashes(tmp_path)
-    assert crash._differences(expected, got) == ["extra extra.txt", "differs a/index.html"]
+    assert crash.differences(expected, got) == ["extra extra.txt", "differs a/index.html"]

@@ -138,7 +138,8 @@ def run_job(
     retry_failed: bool = False,
 ) -> NoReturn:
     """Run (or resume) a job with live progress and exit 0 / 1 like DESIGN.md says."""
-    from phasefarm.engine.runner import Run, run_blocking
+    from phasefarm.engine.handle import resumed_run, run_blocking
+    from phasefarm.engine.run import Run
     from phasefarm.store.url import open_store
 
     store = open_store(store_url)
@@ -154,7 +155,7 @@ def run_job(
     def make_run() -> Run:
         if resume:
             assert run_id is not None
-            return Run.for_resume(
+            return resumed_run(
                 flow,
                 run_id,
                 store=store,

@@ -42,7 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CrashReport", "Trial", "available_jobs", "main", "print_report", "run_trials"]
+__all__ = [
+    "CrashReport",
+    "Trial",
+    "available_jobs",
+    "count_reruns",
+    "differences",
+    "main",
+    "print_report",
+    "run_trials",
+    "snapshot_store",
+]
 
 BRIEF = "a family bakery in Lyon with a weekly bread subscription"
 
@@ -189,7 +199,7 @@ def tree_hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def _differences(expected: dict[str, str], got: dict[str, str]) -> list[str]:
+def differences(expected: dict[str, str], got: dict[str, str]) -> list[str]:
     out = [f"missing {p}" for p in sorted(expected.keys() - got.keys())]
     out += [f"extra {p}" for p in sorted(got.keys() - expected.keys())]
     out += [f"differs {p}" for p in sorted(expected.keys() & got.keys()) if expected[p] != got[p]]
@@ -217,7 +227,7 @@ class _Snapshot:
     succeeded: dict[str, tuple[Any, ...]]  # key -> (started, finished, attempts, input_hash)
 
 
-def _snapshot(store: Path, run_id: str) -> _Snapshot | None:
+def snapshot_store(store: Path, run_id: str) -> _Snapshot | None:
     if not store.exists():
         return None
     conn = sqlite3.connect(store, timeout=30)
@@ -241,7 +251,7 @@ def _snapshot(store: Path, run_id: str) -> _Snapshot | None:
     )
 
 
-def _count_reruns(
+def count_reruns(
     store: Path, run_id: str, snapshots: list[_Snapshot]
 ) -> tuple[list[str], int, list[str]]:
     """Keys re-run after being recorded succeeded, provider calls they made again, and keys
@@ -456,7 +466,7 @@ def _trial(
             _remove_run(out, store)
             continue
         if code is not None:
-            if code == 2 and "unknown run id" in text and _snapshot(store, run_id) is None:
+            if code == 2 and "unknown run id" in text and snapshot_store(store, run_id) is None:
                 trial.restarts += 1  # killed before the run was recorded: start it again
                 resuming = False
                 continue
@@ -464,7 +474,7 @@ def _trial(
         assert plan is not None
         trial.kills.append(plan)
         trial.integrity.append(integrity(store))
-        snap = _snapshot(store, run_id)
+        snap = snapshot_store(store, run_id)
         trial.done_at_kill.append(0 if snap is None else len(snap.succeeded))
         if snap is None:  # killed before the run was recorded: start it again
             trial.restarts += 1
@@ -479,10 +489,10 @@ def _trial(
     trial.status = str(summary.get("status", "?"))
     trial.integrity.append(integrity(store))
     got = tree_hashes(out)
-    trial.differences = _differences(expected, got)
+    trial.differences = differences(expected, got)
     trial.identical = not trial.differences and trial.status == expected_status
     if snapshots and store.exists():
-        trial.reruns, trial.calls_remade, trial.redone = _count_reruns(store, run_id, snapshots)
+        trial.reruns, trial.calls_remade, trial.redone = count_reruns(store, run_id, snapshots)
     return trial
 
 

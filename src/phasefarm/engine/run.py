@@ -30,7 +30,7 @@ from phasefarm.engine.phase_task import describe, run_phase
 from phasefarm.engine.reporting import EventCallback, Reporter
 from phasefarm.engine.result import PhaseRecord, RunResult, run_outcome
 from phasefarm.engine.scheduler import MODES, Scheduler
-from phasefarm.errors import CheckpointValueError, GraphError, StoreError, StoreRefused, UsageError
+from phasefarm.errors import CheckpointValueError, StoreError, UsageError
 from phasefarm.scope import add_usage
 
 if TYPE_CHECKING:
@@ -70,11 +70,6 @@ class Run:
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r} (choose {', '.join(MODES)})")
         services = services or {}
-        for name in inputs:
-            if name in flow.phases:
-                raise GraphError(f"input {name!r} has the same name as a phase")
-            if name in services:
-                raise GraphError(f"{name!r} is given both as an input and as a service")
         flow.validate(inputs.keys(), services.keys(), pools)
         self.flow = flow
         self.flow_name = flow.name
@@ -106,9 +101,8 @@ class Run:
         self.items: dict[str, list[str]] = {}  # map key -> its item keys once expanded
         self.adds: dict[str, int] = {}  # adder -> phases it added without a key
         # unique across executions of one run
-        self.reporter = Reporter(self.run_id, 0 if stored is None else stored.last_seq + 1)
-        if on_event is not None:
-            self.reporter.callbacks.append(on_event)
+        first_seq = 0 if stored is None else stored.last_seq + 1
+        self.reporter = Reporter(self.run_id, first_seq, on_event)
         self.timeline = self.reporter.timeline
         self.result: RunResult | None = None
         self.t0 = time.perf_counter()
@@ -128,56 +122,7 @@ class Run:
             self.usage, self.earlier_usage = resume.earlier_usage(stored, store)
             for key, record in self.records.items():
                 record.usage = dict(self.earlier_usage.get(key) or {})
-            for added in stored.added:
-                expand.add_phase(
-                    self,
-                    added.added_by,
-                    added.template,
-                    added.key,
-                    added.needs,
-                    added.args,
-                    added.options,
-                    persist=False,
-                )
-
-    @classmethod
-    def create(cls, flow: Flow, inputs: dict[str, Any], options: Mapping[str, Any]) -> Run:
-        """A fresh run from `Flow.start/run/run_sync`'s options (RunOptions)."""
-        opts = dict(options)
-        for name in ("services", "pools", "meta"):
-            if opts.get(name) is not None:
-                opts[name] = dict(opts[name])
-        return cls(flow, inputs=inputs, **opts)
-
-    @classmethod
-    def for_resume(
-        cls,
-        flow: Flow,
-        run_id: str,
-        *,
-        store: RunStore,
-        services: Mapping[str, Any] | None = None,
-        retry_failed: bool = False,
-        on_event: EventCallback | None = None,
-        mode: str | None = None,
-        pools: Mapping[str, int] | None = None,
-    ) -> Run:
-        stored = store.load_run(run_id)
-        if stored.flow != flow.name:
-            raise StoreRefused(f"run {run_id!r} belongs to flow {stored.flow!r}, not {flow.name!r}")
-        return cls(
-            flow,
-            inputs=dict(stored.inputs),
-            mode=mode or stored.mode,
-            services=dict(services or {}),
-            pools=dict(pools or {}),
-            store=store,
-            run_id=run_id,
-            on_event=on_event,
-            meta=dict(stored.meta),
-            stored=stored,
-            retry_failed=retry_failed,
-        )
+            expand.add_again(self, stored.added)
 
     # -- executing ------------------------------------------------------------------------
 
