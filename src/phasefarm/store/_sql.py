@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreError, StoreRefused
+from phasefarm.errors import StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -27,11 +27,20 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, PhaseRow, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    BatchWrites,
+    PhaseRow,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+)
 from phasefarm.store.memory import (
+    check_increasing,
     decode_added,
     event_json,
     event_seq,
+    phase_values,
     summary_status,
     total_from_progress,
 )
@@ -42,7 +51,6 @@ __all__ = [
     "Migration",
     "SQLRunStore",
     "migrations",
-    "phase_values",
     "split_statements",
 ]
 
@@ -53,21 +61,6 @@ PHASE_UPSERT = (
     " output = excluded.output, error = excluded.error, input_hash = excluded.input_hash,"
     " usage = excluded.usage"
 )
-
-
-def phase_values(p: PhaseRow) -> tuple[Any, ...]:
-    """A phase row's values in PHASE_COLUMNS order, the run excepted."""
-    return (
-        p.key,
-        p.status,
-        p.attempts,
-        p.started,
-        p.finished,
-        p.output,
-        p.error,
-        p.input_hash,
-        p.usage,
-    )
 
 
 @dataclass(frozen=True)
@@ -117,7 +110,7 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-class SQLRunStore:
+class SQLRunStore(BatchWrites):
     """Protocol methods over a DB-API-like connection; see the subclasses for the rest."""
 
     where: str  # the store, for messages: a file path or a URL without its password
@@ -276,16 +269,6 @@ class SQLRunStore:
         """On close: runs acquired through this object are executed here no more."""
         drop_claims(self._claimant)
 
-    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
-
-    def save_added(self, run_id: str, added: AddedPhase) -> None:
-        self.save_batch(run_id, (), [added], ())
-
-    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        if events:
-            self.save_batch(run_id, (), (), events)
-
     def save_batch(
         self,
         run_id: str,
@@ -327,11 +310,7 @@ class SQLRunStore:
                 row = self._run(
                     conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)
                 ).fetchone()
-                last = -1 if row[0] is None else int(row[0])
-                for seq in seqs:
-                    if seq <= last:
-                        raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                    last = seq
+                check_increasing(run_id, seqs, -1 if row[0] is None else int(row[0]))
                 self._insert_events(conn, run_id, events)
 
     def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:

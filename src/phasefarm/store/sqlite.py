@@ -38,11 +38,10 @@ from phasefarm.store._sql import (
     Migration,
     SQLRunStore,
     migrations,
-    phase_values,
     split_statements,
 )
 from phasefarm.store.base import PhaseRow
-from phasefarm.store.memory import events_json
+from phasefarm.store.memory import events_json, phase_values
 
 __all__ = ["Migration", "SQLiteStore", "migrations", "split_statements"]
 
