@@ -9,7 +9,7 @@ pools included), the speed-up over sequential, and whether the three sites are b
 
 A fourth row runs parallel mode as the CLI runs it: with the default SQLite checkpoint store (a
 file in a temporary folder) and a listener printing progress on every event, measured against
-the parallel row without a store.
+the parallel row without a store; those two alternate three times and report their best.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def run_benchmark(
     pages: int = DEFAULT_PAGES,
     images: int = DEFAULT_IMAGES,
     brief: str = BRIEF,
+    repeats: int = 3,
 ) -> list[ModeRun]:
     """Run the website job once per mode and measure it."""
     if time_scale <= 0:
@@ -99,9 +100,12 @@ def run_benchmark(
     plan = build_flow(settings).plan()
     measured: dict[str, tuple[str, float, str]] = {}
     with tempfile.TemporaryDirectory(prefix="phasefarm-bench-") as tmp:
-        for name in (*MODES, STORED):
+        # parallel with and without the store alternate `repeats` times (best of each): the
+        # comparison is of a few percent, below what a loaded machine varies between runs
+        order = ["sequential", "waves"] + ["parallel", STORED] * repeats
+        for attempt, name in enumerate(order):
             mode = "parallel" if name == STORED else name
-            out = Path(tmp) / name
+            out = Path(tmp) / f"{name}-{attempt}"
             meta: dict[str, Any] = {
                 "out": str(out),
                 "pages": pages,
@@ -114,7 +118,7 @@ def run_benchmark(
             flow = build_flow(services["settings"])
             options: dict[str, Any] = {}
             if name == STORED:
-                options["store"] = SQLiteStore(Path(tmp) / "runs.sqlite3")
+                options["store"] = SQLiteStore(Path(tmp) / f"runs-{attempt}.sqlite3")
                 options["on_event"] = progress_printer(Console(file=io.StringIO()))
             try:
                 result = flow.run_sync(
@@ -124,7 +128,14 @@ def run_benchmark(
                 if "store" in options:
                     options["store"].close()
             digest = site_digest(out) if result.status == "succeeded" else "-"
-            measured[name] = (result.status, result.elapsed_s / time_scale, digest)
+            seconds = result.elapsed_s / time_scale
+            best = measured.get(name)
+            # the best run: a succeeded one first, then the fastest
+            if best is None or (result.status != "succeeded", seconds) < (
+                best[0] != "succeeded",
+                best[1],
+            ):
+                measured[name] = (result.status, seconds, digest)
     sequential = measured["sequential"][1]
     bound = plan.critical_path_s
     return [
