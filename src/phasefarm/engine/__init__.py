@@ -1,4 +1,4 @@
-"""The engine: flows, the graph scheduler, the asyncio runner, events and results."""
+"""The engine: flows, the graph scheduler, runs on asyncio, events and results."""
 
 from phasefarm.engine.events import Event
 from phasefarm.engine.flow import Flow, PhaseDef
