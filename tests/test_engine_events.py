@@ -138,3 +138,14 @@ def test_a_phase_own_error_is_retried_by_the_engine() -> None:
 
     result = flow.run_sync()
     assert result.outputs["flaky"] == "ok" and result.phases["flaky"].attempts == 3
+
+
+def test_errors_mean_what_they_say() -> None:
+    from phasefarm import CheckFailed, ProviderError, StoreError, StoreRefused, UsageError
+    from phasefarm.pipelines.website.job import SiteCheckFailed
+
+    assert not issubclass(StoreError, UsageError)  # a store failing mid-run: exit 1
+    assert issubclass(StoreRefused, StoreError) and issubclass(StoreRefused, UsageError)
+    assert issubclass(SiteCheckFailed, CheckFailed)
+    assert not issubclass(SiteCheckFailed, ProviderError)  # a check of ours, not a model call
+    assert not CheckFailed.retryable
