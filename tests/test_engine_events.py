@@ -149,3 +149,35 @@ def test_errors_mean_what_they_say() -> None:
     assert issubclass(SiteCheckFailed, CheckFailed)
     assert not issubclass(SiteCheckFailed, ProviderError)  # a check of ours, not a model call
     assert not CheckFailed.retryable
+
+
+def test_phase_bodies_execute_through_the_backend_given() -> None:
+    """The seam for other executors (a Ray backend): every body goes through `call`, and
+    retries, timeouts and records stay the engine's."""
+    from phasefarm.engine.backend import LocalBackend
+
+    calls: list[str] = []
+
+    class Recording(LocalBackend):
+        def call(self, fn, kwargs, is_async):
+            calls.append(fn.__name__)
+            return super().call(fn, kwargs, is_async)
+
+    flow = Flow("seam")
+    failures: list[int] = []
+
+    @flow.phase()
+    async def first():
+        return 1
+
+    @flow.phase(retries=1, backoff=0)
+    def second(first):  # a plain function: a worker thread, through the backend too
+        if not failures:
+            failures.append(1)
+            raise ValueError("once")
+        return first + 1
+
+    result = flow.run_sync(backend=Recording())
+    assert result.outputs == {"first": 1, "second": 2}
+    assert calls == ["first", "second", "second"]
+    assert result.phases["second"].attempts == 2

@@ -26,6 +26,7 @@ from phasefarm.engine.scheduler import NodeSpec, topological
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:
+    from phasefarm.engine.backend import Backend
     from phasefarm.engine.handle import RunHandle
     from phasefarm.engine.plan import Plan
     from phasefarm.engine.reporting import EventCallback
@@ -72,6 +73,7 @@ class RunOptions(TypedDict, total=False):
     on_event: EventCallback | None
     meta: Mapping[str, Any] | None  # stored with the run, for resume (CLI options)
     max_running: int | None  # phases running at once, all pools together
+    backend: Backend | None  # where phase bodies execute; None: LocalBackend (this process)
 
 
 class ResumeOptions(TypedDict, total=False):
