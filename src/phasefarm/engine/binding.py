@@ -8,9 +8,9 @@ service, or its default. A `Binding` records the choice once per phase; `kwargs`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.scheduler import NodeSpec, Scheduler
@@ -25,22 +25,22 @@ __all__ = ["Binding", "Sources", "bind", "compile_flow", "hashed_values", "kwarg
 CTX, ARG, OUTPUT, INPUT, SERVICE = "ctx", "arg", "output", "input", "service"
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(NamedTuple):
     """A phase as it runs: its definition, its key and how its parameters are filled.
 
     Immutable, so the bindings of a flow's static phases are built once and shared by its
-    runs (see `compile_flow`)."""
+    runs (see `compile_flow`). A named tuple: a flow's first run builds one per phase, and
+    a frozen dataclass takes twice as long to build (`phasefarm bench overhead`, first run)."""
 
     key: str
     spec: PhaseDef
     kind: str  # "phase" | "map" | "item" | "template"
     deps: tuple[str, ...]
-    args: Mapping[str, Any] = field(default_factory=dict)
-    params: tuple[tuple[str, str], ...] = ()  # (parameter, where its value comes from)
+    args: Mapping[str, Any]
+    params: tuple[tuple[str, str], ...]  # (parameter, where its value comes from)
     # data of its first `phase.started` event, read-only and made once: an event mapping
     # per phase is a measurable part of the engine's overhead (`phasefarm bench overhead`)
-    first_started: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    first_started: Mapping[str, Any]
 
     @property
     def wants_ctx(self) -> bool:
