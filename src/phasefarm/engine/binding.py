@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
+from phasefarm.engine.phases import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.scheduler import NodeSpec, Scheduler
 from phasefarm.errors import GraphError
 
