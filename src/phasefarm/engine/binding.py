@@ -64,8 +64,10 @@ def bind(
     args: Mapping[str, Any],
     inputs: Mapping[str, Any],
     services: Mapping[str, Any],
+    first_started: Mapping[str, Any] | None = None,
 ) -> Binding:
-    """How each parameter of `spec` is filled; GraphError for one nothing can fill."""
+    """How each parameter of `spec` is filled; GraphError for one nothing can fill.
+    `first_started`: the data of its first `phase.started` (made here if not given)."""
     params: list[tuple[str, str]] = []
     for param in spec.params:
         if param == CONTEXT_PARAM:
@@ -85,8 +87,9 @@ def bind(
                 f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
                 "or argument"
             )
-    started = MappingProxyType({"attempt": 1, "pool": spec.pool})
-    return Binding(key, spec, kind, deps, args, tuple(params), started)
+    if first_started is None:
+        first_started = MappingProxyType({"attempt": 1, "pool": spec.pool})
+    return Binding(key, spec, kind, deps, args, tuple(params), first_started)
 
 
 def kwargs(binding: Binding, sources: Sources, ctx: Any) -> dict[str, Any]:
@@ -131,9 +134,16 @@ def compile_flow(
     nodes: list[NodeSpec] = []
     bindings: dict[str, Binding] = {}
     no_args: Mapping[str, Any] = {}
+    # one read-only `phase.started` data per pool, not per phase: fewer objects for the
+    # collector to walk during a flow's first run (`phasefarm bench overhead`, first run)
+    started: dict[str, Mapping[str, Any]] = {}
     for spec in flow.phases.values():
         node = spec.node(flow.phases)
-        bindings[spec.name] = bind(spec.name, spec, spec.kind, node.deps, no_args, inputs, services)
+        if spec.pool not in started:
+            started[spec.pool] = MappingProxyType({"attempt": 1, "pool": spec.pool})
+        bindings[spec.name] = bind(
+            spec.name, spec, spec.kind, node.deps, no_args, inputs, services, started[spec.pool]
+        )
         nodes.append(node)
     scheduler.add(nodes)
     return scheduler, bindings
