@@ -17,12 +17,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from phasefarm.pipelines.app.gitrepo import GitRepo
 from phasefarm.pipelines.app.roadmap import Roadmap
 from phasefarm.pipelines.app.stash import Stash
 
-__all__ = ["Committer", "Progress"]
+__all__ = ["GITIGNORE", "Committer", "Progress"]
+
+GITIGNORE = "preview/\n"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,31 @@ class Committer:
         self.git = git
         self._roadmap = roadmap
         self._lock = threading.Lock()  # commits come from phase bodies, in worker threads
+        self._committed: set[str] | None = None  # trailers on the branch, read once
+
+    def committed(self) -> set[str]:
+        if self._committed is None:
+            self._committed = set(self.git.trailers())
+        return self._committed
+
+    def _start(self, subject: str, body: str) -> None:
+        """The repository and its first commit (the ignore file), once (lock held)."""
+        self.git.init()
+        if self.git.head() is None:
+            self.stash.write_version(0, ".gitignore", GITIGNORE)
+            self.git.commit_files(
+                {".gitignore": self.stash.version_path(0, ".gitignore")},
+                subject=subject,
+                body=body,
+                tag="start",
+            )
+
+    def commit(self, files: dict[str, Path], subject: str, body: str, tag: str) -> None:
+        """A commit tagged `tag`, unless the branch has one already (after a crash)."""
+        with self._lock:
+            if tag not in self.committed():
+                self.git.commit_files(files, subject=subject, body=body, tag=tag)
+                self.committed().add(tag)
 
     def statuses(self) -> dict[int, str]:
         """ok / failed / skipped per settled phase (unsettled phases are absent)."""
@@ -88,9 +116,13 @@ class Committer:
         roadmap = self._roadmap()
         if roadmap is None:
             return []
+        blueprint = self.stash.load_model("blueprint") or {}
         with self._lock:
+            self._start(
+                f"Start {blueprint.get('title', 'the app')}", str(blueprint.get("description", ""))
+            )
             statuses = self.statuses()
-            committed = set(self.git.trailers())
+            committed = self.committed()
             made: list[int] = []
             for number in range(1, roadmap.count + 1):
                 if str(number) in committed:
@@ -111,6 +143,6 @@ class Committer:
                     body=str(outcome.get("summary", "")),
                     tag=str(number),
                 )
+                committed.add(str(number))
                 made.append(number)
-            self.git.sync_work_tree()
             return made

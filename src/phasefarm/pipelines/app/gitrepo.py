@@ -67,8 +67,11 @@ def enclosing_work_tree(folder: Path) -> Path | None:
 
 
 class GitRepo:
+    """The only writer of the repository's branch in a run (the head is cached)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._head: str | None = None
 
     def git(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
         done = subprocess.run(
@@ -85,15 +88,18 @@ class GitRepo:
         return done.stdout
 
     def init(self) -> None:
-        if not (self.root / ".git").is_dir():
+        if not (self.root / ".git" / "HEAD").is_file():  # .git/phasefarm may exist already
             self.root.mkdir(parents=True, exist_ok=True)
             self.git("init", "-q", "-b", BRANCH)
 
     def head(self) -> str | None:
-        try:
-            return self.git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}").strip() or None
-        except GitError:
-            return None
+        if self._head is None and (self.root / ".git" / "HEAD").is_file():
+            try:
+                found = self.git("rev-parse", "-q", "--verify", f"refs/heads/{BRANCH}").strip()
+            except GitError:
+                found = ""
+            self._head = found or None
+        return self._head
 
     def trailers(self) -> list[str]:
         """The `Phasefarm-Phase` values on the branch, oldest first."""
@@ -141,6 +147,7 @@ class GitRepo:
             args[2:2] = ["-p", parent]
         commit = self.git(*args, stdin=message).strip()
         self.git("update-ref", f"refs/heads/{BRANCH}", commit, *([parent] if parent else []))
+        self._head = commit
         self.sync_work_tree()
         return commit
 

@@ -107,7 +107,10 @@ def build_services(
         raise UsageError("the app job needs an output folder (--out)")
     settings = settings_from_meta(meta)
     app = AppProject(Path(str(meta["out"])))
-    app.committer.advance()  # a resumed run whose last phase ended just before a crash
+    # a resumed run: commit what its last phases settled just before a crash, and bring the
+    # work tree to the branch's last commit
+    app.committer.advance()
+    app.git.sync_work_tree()
     return {"llm": build_llm_for(settings, meta, responders), "settings": settings, "app": app}
 
 

@@ -18,9 +18,7 @@ from phasefarm.pipelines.app.schemas import Blueprint
 from phasefarm.pipelines.app.stash import Stash
 from phasefarm.pipelines.app.validate import find_node
 
-__all__ = ["GITIGNORE", "AppProject"]
-
-GITIGNORE = "preview/\n"
+__all__ = ["AppProject"]
 
 
 class AppProject:
@@ -45,18 +43,9 @@ class AppProject:
         return self._roadmap
 
     def start(self, blueprint: Blueprint) -> None:
-        """A git repository with a first commit (the ignore file), and the blueprint kept."""
-        self.git.init()
+        """Keep the blueprint (the repository is made by the first commit, off this path)."""
         self.stash.save_model("blueprint", blueprint)
         self._roadmap = Roadmap.from_blueprint(blueprint)
-        if self.git.head() is None:
-            self.stash.write_version(0, ".gitignore", GITIGNORE)
-            self.git.commit_files(
-                {".gitignore": self.stash.version_path(0, ".gitignore")},
-                subject=f"Start {blueprint.title}",
-                body=blueprint.description,
-                tag="start",
-            )
 
     def view(self, number: int) -> dict[str, str]:
         """Every file planned by phases 1..number, at its newest version from those phases."""

@@ -8,7 +8,7 @@ cannot say (no path twice in one phase, reserved folders) is checked in `roadmap
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -37,7 +37,7 @@ PATH_PATTERN = r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*\.(html|css|js|json)
 _HEX = r"^#[0-9a-f]{6}$"
 _SLUG = r"^[a-z][a-z0-9-]{0,23}$"
 
-AppPath = str
+AppPath = Annotated[str, Field(pattern=PATH_PATTERN, max_length=120)]
 
 
 class _Model(BaseModel):
@@ -65,11 +65,10 @@ class View(_Model):
 class RoadmapPhase(_Model):
     name: str = Field(min_length=1, max_length=60)
     description: str = Field(min_length=1, max_length=400)
-    files: list[str] = Field(
+    files: list[AppPath] = Field(
         min_length=1,
         max_length=6,
         description="files this phase creates or changes, each once; not under preview/",
-        json_schema_extra={"items": {"type": "string", "pattern": PATH_PATTERN, "maxLength": 120}},
     )
 
 

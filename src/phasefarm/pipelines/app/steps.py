@@ -283,22 +283,23 @@ async def validate_phase(
 async def review(
     blueprint: Blueprint, settings: AppSettings, llm: LLM, app: AppProject, ctx: PhaseContext
 ) -> dict[str, object]:
-    await app.settle(ctx)
-    if "review" in app.git.trailers():
+    roadmap = _roadmap(app)
+    if "review" in app.committer.committed():
         return {"cycles": 0, "fixed": [], "reverted": []}
+    files = app.view(roadmap.count)  # what the phase commits hold, read from the stash
     fixed: list[str] = []
     reverted: list[str] = []
     cycles = 0
     for cycle in range(1, settings.review_cycles + 1):
-        files = {p: app.git.show(p) or "" for p in app.git.tree_paths() if p != ".gitignore"}
-        report = await llm.structured(
-            build_messages(
-                "Review the whole app: list real problems across its files (file, problem, fix), "
-                "or none.",
-                {"blueprint": blueprint, "files": files},
-            ),
-            CheckReport,
-            task="review",
+        messages = build_messages(
+            "Review the whole app: list real problems across its files (file, problem, fix), "
+            "or none.",
+            {"blueprint": blueprint, "files": files},
+        )
+        # the phases' commits are made while the model reads (they hold the same files)
+        report, _ = await asyncio.gather(
+            llm.structured(messages, CheckReport, task="review"),
+            app.settle(ctx) if cycle == 1 else asyncio.sleep(0),
         )
         cycles = cycle
         wanted: dict[str, list[str]] = {}
@@ -312,9 +313,9 @@ async def review(
         tag = f"review{cycle}"
         await asyncio.gather(
             *(
-                _fix(app, llm, tag, p, files[p], errs, blueprint)
-                for p, errs in wanted.items()
-                if app.stash.read_version(tag, p) is None
+                _fix(app, llm, tag, path, files[path], errors, blueprint)
+                for path, errors in wanted.items()
+                if app.stash.read_version(tag, path) is None
             )
         )
         candidate = dict(files)
@@ -327,20 +328,24 @@ async def review(
         keep = {p: app.stash.version_path(tag, p) for p in wanted if p not in broken}
         reverted += sorted(broken)
         fixed += sorted(keep)
-        if keep and tag not in app.git.trailers():
+        files.update({p: candidate[p] for p in keep})
+        if keep:
             await asyncio.to_thread(
-                app.git.commit_files,
+                app.committer.commit,
                 keep,
                 f"Review {cycle}: fix {len(keep)} file(s)",
                 "\n".join(sorted(keep)),
                 tag,
             )
+    if cycles == 0:
+        await app.settle(ctx)
     await asyncio.to_thread(
-        app.git.commit_files,
+        app.committer.commit,
         {},
         f"Review: {len(fixed)} file(s) fixed" if fixed else "Review: no problems left",
-        f"{cycles} review cycle(s); reverted: {', '.join(reverted) or 'none'}",
+        f"{cycles} review cycle(s); fixes that failed validation, not kept: "
+        f"{', '.join(reverted) or 'none'}",
         "review",
     )
-    await app.deploy.request([p for p in app.git.tree_paths() if p != ".gitignore"])
+    await app.deploy.request(files)
     return {"cycles": cycles, "fixed": fixed, "reverted": reverted}
