@@ -230,7 +230,7 @@ def offline_roadmap(
 
 
 def _blueprint(request: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(request.prompt)
+    inputs = read_inputs(request.text)
     brief = " ".join(str(inputs.get("brief", "")).split())
     phases = int(inputs.get("phases", 5))
     kind = _kind_of(brief)
@@ -324,7 +324,7 @@ _FILE_PURPOSES = {
 
 
 def _concept(request: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(request.prompt)
+    inputs = read_inputs(request.text)
     blueprint = inputs["blueprint"]
     number = int(inputs["phase"])
     phase = blueprint["roadmap"][number - 1]
@@ -345,7 +345,7 @@ def _concept(request: OfflineRequest) -> dict[str, Any]:
 
 
 def _file(request: OfflineRequest) -> dict[str, Any]:
-    inputs = read_inputs(request.prompt)
+    inputs = read_inputs(request.text)
     blueprint = inputs["blueprint"]
     phase = inputs.get("phase")
     through = int(phase) if isinstance(phase, int) else len(blueprint["roadmap"])
