@@ -6,12 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from app_support import build_app, failures, git, history
 from phasefarm.engine.events import Event
 from phasefarm.llm import OfflineRequest
 from phasefarm.pipelines.app.offline import responders as offline_responders
 from phasefarm.pipelines.app.prompts import read_inputs
-
-from app_support import build_app, failures, git, history
 
 
 def test_an_app_is_built_with_one_commit_per_phase_in_roadmap_order(tmp_path: Path) -> None:
@@ -52,6 +51,7 @@ def test_the_same_brief_gives_the_same_commit_ids_in_every_mode(tmp_path: Path) 
         heads.add(services["app"].git.head())
     assert len(heads) == 1
     other, services = build_app(tmp_path / "other", brief="A to-do list for my chores")
+    assert other.status == "succeeded", failures(other)
     assert services["app"].git.head() not in heads
 
 
