@@ -68,6 +68,7 @@ def _index_html(f: AppFacts, planned: set[str]) -> str:
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <meta name="description" content="{_html_escape(f.description)}">
     <title>{_html_escape(f.title)}</title>
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="css/style.css">
     <script type="module" src="js/app.js"></script>
   </head>
