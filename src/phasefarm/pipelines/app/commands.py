@@ -44,17 +44,22 @@ def preview_server(out: Path) -> Iterator[str]:
 
 
 def _check_git(out: Path) -> None:
+    """Refuse a folder inside a git work tree: the app's history would mix with another's
+    (or, for an app phasefarm built, with the run that built it: resume that one)."""
     if not git_available():
         raise UsageError("the app job needs git on the PATH: install git")
     top = enclosing_work_tree(out.absolute())
     if top is None:
         return
-    ours = top.resolve() == out.absolute().resolve() and (out / ".git" / "phasefarm").is_dir()
-    if not ours:
+    if top.resolve() == out.absolute().resolve() and (out / ".git" / "phasefarm").is_dir():
         raise UsageError(
-            f"--out {out} is inside the git work tree {top}, which is not an app of ours: "
-            "choose a folder outside any git repository"
+            f"--out {out} holds an app phasefarm built: continue it with `phasefarm resume "
+            "RUN_ID` (see `phasefarm runs`) or choose another folder"
         )
+    raise UsageError(
+        f"--out {out} is inside the git work tree {top}, which is not an app of ours: "
+        "choose a folder outside any git repository"
+    )
 
 
 def app_meta(
