@@ -33,7 +33,7 @@ def test_bad_options_are_one_line_exit_2_and_write_nothing(
 ) -> None:
     out = tmp_path / "app"
     store = tmp_path / "runs.db"
-    code, stdout, stderr = run_cli(
+    code, _, stderr = run_cli(
         ["app", *args, "--out", str(out), "--store", f"sqlite:///{store}"], capsys
     )
     assert code == 2

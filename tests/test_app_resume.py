@@ -88,9 +88,8 @@ def test_kill_9_and_resume_gives_the_same_tree_and_history(tmp_path: Path) -> No
 def test_a_file_phase_run_again_finds_its_file_written_and_calls_no_model(tmp_path: Path) -> None:
     """What a kill between writing a file and checkpointing its phase leaves: the phase runs
     again (no checkpoint says it finished) and must not pay for the file a second time."""
-    from phasefarm.engine.events import Event
-
     from app_support import build_app
+    from phasefarm.engine.events import Event
 
     first, _ = build_app(tmp_path / "app")
     assert first.status == "succeeded"
