@@ -16,7 +16,14 @@ from phasefarm.errors import BadOutput
 from phasefarm.pipelines.app.schemas import Blueprint
 from phasefarm.pipelines.app.workspace import UnsafePath, safe_relpath
 
-__all__ = ["REVIEW_KEY", "Roadmap", "concept_key", "file_key", "validate_key"]
+__all__ = [
+    "REVIEW_KEY",
+    "Roadmap",
+    "concept_key",
+    "drop_repeated_paths",
+    "file_key",
+    "validate_key",
+]
 
 REVIEW_KEY = "review"
 
@@ -31,6 +38,20 @@ def file_key(number: int, path: str) -> str:
 
 def validate_key(number: int) -> str:
     return f"validate[{number}]"
+
+
+def drop_repeated_paths(blueprint: Blueprint) -> tuple[Blueprint, list[str]]:
+    """The blueprint with each phase's files listed once (a schema cannot say "unique" for
+    us); the notes say what was dropped."""
+    notes: list[str] = []
+    phases = []
+    for number, phase in enumerate(blueprint.roadmap, start=1):
+        unique = list(dict.fromkeys(phase.files))
+        if len(unique) < len(phase.files):
+            repeated = sorted({p for p in phase.files if phase.files.count(p) > 1})
+            notes.append(f"roadmap phase {number} listed {', '.join(repeated)} more than once")
+        phases.append(phase.model_copy(update={"files": unique}))
+    return blueprint.model_copy(update={"roadmap": phases}), notes
 
 
 @dataclass(frozen=True)

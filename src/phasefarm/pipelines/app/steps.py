@@ -26,6 +26,7 @@ from phasefarm.pipelines.app.roadmap import (
     REVIEW_KEY,
     Roadmap,
     concept_key,
+    drop_repeated_paths,
     file_key,
     validate_key,
 )
@@ -33,6 +34,7 @@ from phasefarm.pipelines.app.schemas import (
     Blueprint,
     CheckReport,
     FileContent,
+    FilePlan,
     PhaseConcept,
     blueprint_schema,
     concept_schema,
@@ -77,8 +79,11 @@ async def blueprint(
             "phases, in roadmap order.",
             {"brief": brief, "phases": settings.phases},
         )
-        kept = await llm.structured(messages, blueprint_schema(settings.phases), task="blueprint")
-        Roadmap.from_blueprint(kept)  # unsafe or repeated paths: a clean failure, nothing written
+        answer = await llm.structured(messages, blueprint_schema(settings.phases), task="blueprint")
+        kept, notes = drop_repeated_paths(answer)
+        for note in notes:
+            ctx.emit("app.roadmap", note=note)
+        Roadmap.from_blueprint(kept)  # an unsafe path: a clean failure, nothing written
         await asyncio.to_thread(app.start, kept)
     for number in range(1, settings.phases + 1):
         ctx.add_phase(
@@ -114,10 +119,9 @@ async def concept(
                 "earlier phases' concepts. Give the phase a one-line summary for its commit.",
                 {"blueprint": blueprint, "phase": number, "earlier_concepts": earlier},
             )
-            made = await llm.structured(messages, schema, task="concept")
-            listed = [f.path for f in made.files]
-            if sorted(listed) != sorted(paths):
-                raise BadOutput(f"concept {number} plans {listed}, the roadmap says {paths}")
+            made = _one_plan_per_file(
+                await llm.structured(messages, schema, task="concept"), paths, phase.description
+            )
             await asyncio.to_thread(app.stash.save_model, f"concepts/{number}", made)
     except RunStopped:
         raise
@@ -144,6 +148,20 @@ async def concept(
             "review", key=REVIEW_KEY, needs=[validate_key(q) for q in range(1, number + 1)]
         )
     return made
+
+
+def _one_plan_per_file(concept: PhaseConcept, paths: list[str], description: str) -> PhaseConcept:
+    """Each roadmap file planned once, in roadmap order (the enum in the schema keeps paths
+    known, it cannot make them unique): the first plan of a file is kept, a file the model
+    left out is planned from the roadmap's description of the phase."""
+    first: dict[str, FilePlan] = {}
+    for plan in concept.files:
+        first.setdefault(plan.path, plan)
+    files = [
+        first.get(path) or FilePlan(path=path, purpose=description[:300], changes=description[:800])
+        for path in paths
+    ]
+    return concept.model_copy(update={"files": files})
 
 
 async def implement_file(
@@ -196,8 +214,9 @@ async def _fix(
     errors: list[str],
     blueprint: Blueprint,
 ) -> None:
+    listed = "\n".join(f"- {error}" for error in errors)
     messages = build_messages(
-        f"{path} has problems. Return its whole corrected content.",
+        f"{path} has problems:\n{listed}\nReturn its whole corrected content.",
         {
             "blueprint": blueprint,
             "phase": number,
