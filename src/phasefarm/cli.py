@@ -575,7 +575,7 @@ def plan_app_command(
 
 @bench_app.command("app")
 def bench_app_command(
-    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
+    time_scale: float = typer.Option(0.1, "--time-scale", help="Real seconds per seed-second."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per mode."),
 ) -> None:
     """The app job in sequential, waves and parallel modes, measured in seed-seconds."""

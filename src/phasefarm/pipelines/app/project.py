@@ -64,13 +64,16 @@ class AppProject:
 
     async def settle(self, ctx: PhaseContext | None) -> list[int]:
         """Commit what can be committed, deploy it, and report progress."""
-        made = await asyncio.to_thread(self.committer.advance)
+
+        def commit() -> tuple[list[int], dict[str, int]]:  # one trip to a worker thread
+            return self.committer.advance(), self.committer.progress().as_event()
+
+        made, progress = await asyncio.to_thread(commit)
         roadmap = self.roadmap()
         if made and roadmap is not None:
-            paths = [p for number in made for p in roadmap.phase_files(number)]
-            await self.deploy.request(paths)
+            await self.deploy.request(p for number in made for p in roadmap.phase_files(number))
         if ctx is not None:
-            ctx.emit("app.progress", **self.committer.progress().as_event())
+            ctx.emit("app.progress", **progress)
         return made
 
     async def aclose(self) -> None:
