@@ -189,3 +189,53 @@ def test_a_roadmap_naming_a_file_twice_in_a_phase_lists_it_once_and_says_so(
     notes = [e.data["note"] for e in events if e.kind == "app.roadmap"]
     assert notes == ["roadmap phase 2 listed js/views/bookings.js more than once"]
     assert len([k for k in result.phases if k.startswith("implement[2:")]) == 4
+
+
+def test_the_review_fixes_what_it_finds_and_reverts_a_fix_that_breaks_a_file(
+    tmp_path: Path,
+) -> None:
+    def review(request: OfflineRequest) -> Any:
+        return {
+            "problems": [
+                {"file": "js/theme.js", "problem": "no comment on the key", "fix": "say it"},
+                {"file": "js/shortcuts.js", "problem": "n is not shown", "fix": "hint it"},
+            ]
+        }
+
+    def fix(request: OfflineRequest) -> Any:
+        inputs = read_inputs(request.text)
+        if inputs["path"] == "js/shortcuts.js":
+            return {"content": "export function initShortcuts( {\n"}  # breaks the file
+        return {"content": "// The theme is kept in localStorage.\n" + inputs["content"]}
+
+    out = tmp_path / "app"
+    responders = {**offline_responders(), "review": review, "fix_file": fix}
+    result, _ = build_app(out, responders=responders)
+    assert result.status == "succeeded", failures(result)
+    assert result.outputs["review"] == {
+        "cycles": 1,
+        "fixed": ["js/theme.js"],
+        "reverted": ["js/shortcuts.js"],
+    }
+    assert history(out)[-2:] == ["Review 1: fix 1 file(s)", "Review: 1 file(s) fixed"]
+    assert (out / "js/theme.js").read_text().startswith("// The theme is kept")
+    assert "initShortcuts(routes)" in (out / "js/shortcuts.js").read_text()
+    assert (out / "preview/js/theme.js").read_text() == (out / "js/theme.js").read_text()
+
+
+def test_a_roadmap_with_more_phases_than_asked_is_sent_back_then_fails_cleanly(
+    tmp_path: Path,
+) -> None:
+    def six(request: OfflineRequest) -> Any:
+        made = offline_responders()["blueprint"](request)
+        made["roadmap"].append({"name": "More", "description": "More.", "files": ["js/more.js"]})
+        return made
+
+    out = tmp_path / "app"
+    events: list[Event] = []
+    result, _ = build_app(out, responders={**offline_responders(), "blueprint": six}, events=events)
+    assert result.status == "failed"
+    assert "roadmap" in (result.phases["blueprint"].error or "")
+    repairs = [e for e in events if e.kind == "llm.repair"]
+    assert repairs and "at most 5 items" in repairs[0].data["error"]
+    assert not out.exists() or not any(out.iterdir())

@@ -158,3 +158,17 @@ def test_the_deploy_queue_under_50_concurrent_requests_loses_no_file(tmp_path: P
     assert len(queue.deploys) < 50  # requests that arrived during a deploy were folded
     for n in range(50):
         assert (tmp_path / "preview" / f"js/f{n}.js").read_text() == f"export const n = {n};\n"
+
+
+def test_files_from_the_internet_are_problems() -> None:
+    files = {
+        "js/a.js": 'import { x } from "https://cdn.example.com/x.js";\nexport const a = x;\n',
+        "index.html": "<!doctype html><html><head><title>t</title>"
+        '<link rel="stylesheet" href="//fonts.example.com/a.css"></head>'
+        '<body><a href="https://example.com/">a link is fine</a></body></html>',
+    }
+    report = validate_files(files, list(files), set(files), node=None)
+    assert [(p.file, p.tool) for p in report.problems] == [
+        ("js/a.js", "imports"),
+        ("index.html", "links"),
+    ]

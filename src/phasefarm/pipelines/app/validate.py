@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -50,7 +51,14 @@ def find_node() -> str | None:
     return shutil.which("node")
 
 
+_REMOTE_IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)["'](?:https?:)?//""")
+
+
 def _check_js(path: str, text: str, node: str | None, report: ValidationReport) -> None:
+    if _REMOTE_IMPORT.search(text):
+        report.problems.append(
+            ToolProblem(path, "imports", "imports a module from the internet: ship it")
+        )
     if node is None:
         report.skipped.append(f"{path}: node is not installed, JavaScript syntax not checked")
         return
@@ -99,6 +107,12 @@ def _check_html(path: str, text: str, exists: set[str], report: ValidationReport
         line, col = position
         detail = f" {data}" if data else ""
         report.problems.append(ToolProblem(path, "html5lib", f"line {line}:{col}: {code}{detail}"))
+    for element in document.iter():
+        remote = element.get("src") or (element.get("href") if element.tag == "link" else None)
+        if remote and (urlsplit(remote).scheme in ("http", "https") or remote.startswith("//")):
+            report.problems.append(
+                ToolProblem(path, "links", f"{remote!r} is loaded from the internet: ship it")
+            )
     base = posixpath.dirname(path)
     for ref in _local_refs(document):
         if ref.startswith("/"):
