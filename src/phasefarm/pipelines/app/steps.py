@@ -257,9 +257,7 @@ async def validate_phase(
                 task="phase_check",
             ),
         )
-        problems: dict[str, list[str]] = {}
-        for problem in tools.problems:
-            problems.setdefault(problem.file, []).append(f"{problem.tool}: {problem.error}")
+        problems = tools.by_file()
         for found in checked.problems:
             if found.file in mine:
                 problems.setdefault(found.file, []).append(
@@ -276,9 +274,7 @@ async def validate_phase(
             )
             view = app.view(number)
             tools = await asyncio.to_thread(validate_files, view, mine, exists, node=app.node)
-            problems = {}
-            for problem in tools.problems:
-                problems.setdefault(problem.file, []).append(f"{problem.tool}: {problem.error}")
+            problems = tools.by_file()
         if problems:
             listed = "; ".join(f"{p}: {e[0]}" for p, e in problems.items())
             raise PhaseInvalid(

@@ -46,6 +46,13 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def by_file(self) -> dict[str, list[str]]:
+        """Each broken file's errors, as the fix call shows them."""
+        found: dict[str, list[str]] = {}
+        for problem in self.problems:
+            found.setdefault(problem.file, []).append(f"{problem.tool}: {problem.error}")
+        return found
+
 
 def find_node() -> str | None:
     return shutil.which("node")

@@ -4,18 +4,17 @@
 NUL bytes, backslashes, anything under `.git` and the folders the job keeps for itself.
 `write_file` writes inside a root only: no component of the target may be a symbolic link
 (a link could point anywhere), the resolved target must stay inside the root, and the bytes
-go to a temporary file renamed into place, so a reader never sees half a file.
+go in with `phasefarm.files.atomic_write`, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import tempfile
 from pathlib import Path
 
 from phasefarm.errors import BadOutput
+from phasefarm.files import atomic_write
 
 __all__ = ["RESERVED", "UnsafePath", "safe_relpath", "write_file"]
 
@@ -70,12 +69,5 @@ def write_file(root: Path, relpath: str, data: bytes) -> Path:
     _check_inside(root, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _check_inside(root, target)  # a link could have appeared among the folders just made
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, data)
     return target
