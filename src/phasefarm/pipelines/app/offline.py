@@ -330,7 +330,6 @@ def _concept(request: OfflineRequest) -> dict[str, Any]:
     phase = blueprint["roadmap"][number - 1]
     before = _planned(blueprint, number - 1)
     return {
-        "name": phase["name"],
         "summary": phase["description"].split(". ")[0].rstrip(".")[:200],
         "files": [
             {

@@ -32,7 +32,9 @@ __all__ = [
 MAX_PHASES = 10
 MAX_FILE_CHARS = 60_000
 # Relative, lower-case, no dot-folders (so no `.git`), no `..`, no drive letter, one of the
-# four kinds of file a static app without a build step is made of.
+# four kinds of file a static app without a build step is made of. (Not under preview/ is in
+# the description only: look-ahead is not in the regex dialect every server accepts; the code
+# refuses it, see workspace.py.)
 PATH_PATTERN = r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*\.(html|css|js|json)$"
 _HEX = r"^#[0-9a-f]{6}$"
 _SLUG = r"^[a-z][a-z0-9-]{0,23}$"
@@ -100,7 +102,8 @@ class FilePlan(_Model):
 
 
 class PhaseConcept(_Model):
-    name: str = Field(min_length=1, max_length=60)
+    """The plan of one roadmap phase (its name and files are the roadmap's)."""
+
     summary: str = Field(min_length=1, max_length=200, description="one line: the commit message")
     files: list[FilePlan]
 
