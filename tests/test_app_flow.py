@@ -148,11 +148,15 @@ def test_a_file_that_never_validates_fails_its_phase_and_skips_only_its_dependen
     assert result.phases["validate[4]"].status == "skipped"  # builds on phase 3's index.html
     assert result.phases["validate[5]"].status == "skipped"  # builds on phase 3's style.css
     assert result.phases["validate[2]"].status == "succeeded"
+    # allSettled: the review still runs, over what was committed
+    assert result.phases["review"].status == "succeeded"
     assert history(out) == [
         "Start Booking Desk",
         "Phase 1: App shell and storage",
         "Phase 2: Bookings list",
+        "Review: no problems left",
     ]
+    assert not (out / "js/views/agenda.js").exists()  # the failed phase's file is not in the app
     progress = [e.data for e in events if e.kind == "app.progress"]
     assert progress[-1] == {"done": 2, "failed": 1, "skipped": 2, "total": 5}
     assert services["llm"].usage_by_phase["validate[3]"].calls == 1 + 2  # check + 2 fixes

@@ -34,13 +34,13 @@ def test_the_app_job_over_the_openai_api(tmp_path: Path, monkeypatch: pytest.Mon
     assert all(r.status == 200 for r in requests)
     statuses = {k: p.status for k, p in result.phases.items()}
     assert all(statuses[f"concept[{n}]"] == "succeeded" for n in (1, 2, 3)), failures(result)
-    assert statuses["review"] == "skipped"
+    assert statuses["review"] == "succeeded"  # allSettled: the review runs after failures too
     for n in (1, 2, 3):
         assert statuses[f"validate[{n}]"] in ("failed", "skipped"), failures(result)
     assert "after 2 fix round(s)" in (result.phases["validate[1]"].error or "")
     fixes = [r for r in chats if "Return its whole corrected content" in r.last_message]
     assert fixes and all("expected-doctype-but-got-chars" in r.last_message for r in fixes)
-    assert history(out) == [next(s for s in history(out))]  # only the start commit
-    assert history(out)[0].startswith("Start ")
+    commits = history(out)  # no phase commit: the start and the review only
+    assert len(commits) == 2 and commits[0].startswith("Start ") and commits[1].startswith("Review")
     escaped = [p for p in tmp_path.rglob("*") if not p.is_relative_to(out)]
     assert escaped == []

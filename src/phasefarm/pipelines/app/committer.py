@@ -35,6 +35,11 @@ class Progress:
     skipped: int
     total: int
 
+    @property
+    def complete(self) -> bool:
+        """Every phase settled: succeeded, failed or skipped."""
+        return self.total > 0 and self.done + self.failed + self.skipped == self.total
+
     def as_event(self) -> dict[str, int]:
         return {
             "done": self.done,

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 from phasefarm import PhaseContext
-from phasefarm.pipelines.app.committer import Committer
+from phasefarm.pipelines.app.committer import Committer, Progress
 from phasefarm.pipelines.app.deploy import DeployQueue
 from phasefarm.pipelines.app.gitrepo import GitRepo
 from phasefarm.pipelines.app.roadmap import Roadmap
@@ -62,19 +62,33 @@ class AppProject:
                 files[path] = found[1]
         return files
 
-    async def settle(self, ctx: PhaseContext | None) -> list[int]:
+    async def settle(self, ctx: PhaseContext | None) -> Progress:
         """Commit what can be committed, deploy it, and report progress."""
 
-        def commit() -> tuple[list[int], dict[str, int]]:  # one trip to a worker thread
-            return self.committer.advance(), self.committer.progress().as_event()
+        def commit() -> tuple[list[int], Progress]:  # one trip to a worker thread
+            return self.committer.advance(), self.committer.progress()
 
         made, progress = await asyncio.to_thread(commit)
         roadmap = self.roadmap()
         if made and roadmap is not None:
             await self.deploy.request(p for number in made for p in roadmap.phase_files(number))
         if ctx is not None:
-            ctx.emit("app.progress", **progress)
-        return made
+            ctx.emit("app.progress", **progress.as_event())
+        return progress
+
+    def settled_view(self) -> dict[str, str]:
+        """The app as the phase commits leave it: each file at its newest ok phase's version."""
+        roadmap = self.roadmap()
+        assert roadmap is not None
+        files: dict[str, str] = {}
+        for number, status in sorted(self.committer.statuses().items()):
+            if status != "ok":
+                continue
+            for path in roadmap.phase_files(number):
+                content = self.stash.read_version(number, path)
+                if content is not None:
+                    files[path] = content
+        return files
 
     async def aclose(self) -> None:
         return None

@@ -58,6 +58,14 @@ def _last_attempt(ctx: PhaseContext, retries: int = MODEL_RETRIES) -> bool:
     return ctx.attempt > retries
 
 
+async def _settle(app: AppProject, ctx: PhaseContext) -> None:
+    """Commit and deploy what can be; once every phase has settled (allSettled, note 000),
+    add the review. Whichever phase settles last adds it (adding a key twice is a no-op)."""
+    progress = await app.settle(ctx)
+    if progress.complete:
+        ctx.add_phase("review", key=REVIEW_KEY)
+
+
 def _roadmap(app: AppProject) -> Roadmap:
     roadmap = app.roadmap()
     if roadmap is None:
@@ -128,7 +136,7 @@ async def concept(
     except Exception as exc:
         if _last_attempt(ctx):
             app.stash.record(number, status="failed", error=str(exc)[:500], all_later=True)
-            await app.settle(ctx)
+            await _settle(app, ctx)
         raise
     for path in paths:
         ctx.add_phase(
@@ -143,10 +151,6 @@ async def concept(
         needs=roadmap.validate_needs(number),
         args={"number": number},
     )
-    if number == roadmap.count:
-        ctx.add_phase(
-            "review", key=REVIEW_KEY, needs=[validate_key(q) for q in range(1, number + 1)]
-        )
     return made
 
 
@@ -200,7 +204,7 @@ async def implement_file(
     except Exception as exc:
         if _last_attempt(ctx):
             app.stash.record(number, status="failed", error=f"{path}: {exc}"[:500])
-            await app.settle(ctx)
+            await _settle(app, ctx)
         raise
     return {"path": path, "phase": number, "chars": len(made.content), "reused": False}
 
@@ -285,23 +289,23 @@ async def validate_phase(
     except Exception as exc:
         if _last_attempt(ctx, 0):
             app.stash.record(number, status="failed", error=str(exc)[:500])
-            await app.settle(ctx)
+            await _settle(app, ctx)
         raise
     summary = str((concept or {}).get("summary", ""))
     app.stash.record(
         number, status="ok", summary=summary, fixes=fixes, skipped_checks=tools.skipped
     )
-    await app.settle(ctx)
+    await _settle(app, ctx)
     return {"phase": number, "files": mine, "fixes": fixes, "skipped_checks": tools.skipped}
 
 
 async def review(
-    blueprint: Blueprint, settings: AppSettings, llm: LLM, app: AppProject, ctx: PhaseContext
+    blueprint: Blueprint, settings: AppSettings, llm: LLM, app: AppProject
 ) -> dict[str, object]:
-    roadmap = _roadmap(app)
+    _roadmap(app)  # the blueprint is there
     if "review" in app.committer.committed():
         return {"cycles": 0, "fixed": [], "reverted": []}
-    files = app.view(roadmap.count)  # what the phase commits hold, read from the stash
+    files = app.settled_view()  # what the phase commits hold, read from the stash
     fixed: list[str] = []
     reverted: list[str] = []
     cycles = 0
@@ -314,7 +318,7 @@ async def review(
         # the phases' commits are made while the model reads (they hold the same files)
         report, _ = await asyncio.gather(
             llm.structured(messages, CheckReport, task="review"),
-            app.settle(ctx) if cycle == 1 else asyncio.sleep(0),
+            app.settle(None) if cycle == 1 else asyncio.sleep(0),
         )
         cycles = cycle
         wanted: dict[str, list[str]] = {}
@@ -353,7 +357,7 @@ async def review(
                 tag,
             )
     if cycles == 0:
-        await app.settle(ctx)
+        await app.settle(None)
     await asyncio.to_thread(
         app.committer.commit,
         {},
