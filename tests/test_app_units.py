@@ -172,3 +172,32 @@ def test_files_from_the_internet_are_problems() -> None:
         ("js/a.js", "imports"),
         ("index.html", "links"),
     ]
+
+
+def test_requests_arriving_during_a_deploy_are_folded_into_the_next_one(tmp_path: Path) -> None:
+    import threading
+
+    source = tmp_path / "app"
+    for n in range(50):
+        write_file(source, f"f{n}.js", b"export {};\n")
+    started, release = threading.Event(), threading.Event()
+
+    class SlowFirstDeploy(DeployQueue):
+        def _copy(self, paths: list[str]) -> None:
+            if not self.deploys:
+                started.set()
+                assert release.wait(timeout=30)
+            super()._copy(paths)
+
+    queue = SlowFirstDeploy(source, tmp_path / "preview")
+
+    async def main() -> None:
+        first = asyncio.ensure_future(queue.request(["f0.js"]))
+        assert await asyncio.to_thread(started.wait, 30)  # deploy 1 is copying
+        later = [asyncio.ensure_future(queue.request([f"f{n}.js"])) for n in range(1, 50)]
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), timeout=60)
+
+    asyncio.run(main())
+    assert queue.deploys == [frozenset({"f0.js"}), frozenset(f"f{n}.js" for n in range(1, 50))]
