@@ -167,10 +167,14 @@ def test_files_from_the_internet_are_problems() -> None:
         '<link rel="stylesheet" href="//fonts.example.com/a.css"></head>'
         '<body><a href="https://example.com/">a link is fine</a></body></html>',
     }
+    files["css/style.css"] = (
+        '@import url("https://fonts.example.com/a.css");\nbody { margin: 0; }\n'
+    )
     report = validate_files(files, list(files), set(files), node=None)
     assert [(p.file, p.tool) for p in report.problems] == [
         ("js/a.js", "imports"),
         ("index.html", "links"),
+        ("css/style.css", "imports"),
     ]
 
 

@@ -132,7 +132,14 @@ def _check_html(path: str, text: str, exists: set[str], report: ValidationReport
             )
 
 
+_REMOTE_CSS = re.compile(r"""(?:url\(\s*|@import\s+)["']?(?:https?:)?//""")
+
+
 def _check_css(path: str, text: str, report: ValidationReport) -> None:
+    if _REMOTE_CSS.search(text):
+        report.problems.append(
+            ToolProblem(path, "imports", "loads a file from the internet: ship it")
+        )
     rules = tinycss2.parse_stylesheet(text, skip_comments=True, skip_whitespace=True)
     for rule in rules:
         if rule.type == "error":
