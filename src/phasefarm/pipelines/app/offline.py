@@ -67,7 +67,7 @@ KINDS = (
         ("Ideas", "Reading", "Personal"),
         "Date",
         ("Book club questions", "Garden layout idea", "Gift list"),
-        "Notebook",
+        "Pad",
     ),
     Kind(
         ("expense", "expenses", "budget", "spending", "money"),
