@@ -37,11 +37,14 @@ def draw_gantt(
     cmap = plt.get_cmap("tab20")
     colour = {base: cmap(i % 20) for i, base in enumerate(bases)}
     for ax, (mode, phases) in zip(axes[:, 0], panels, strict=True):
+        mapped = {key.split("[", 1)[0] for key in phases if "[" in key}
         spans = sorted(
             (
                 (float(p["started"]) / time_scale, float(p["finished"]) / time_scale, key)
                 for key, p in phases.items()
-                if p.get("started") is not None and p.get("finished") is not None
+                if p.get("started") is not None
+                and p.get("finished") is not None
+                and key not in mapped  # a map's own record spans its items: draw the items
             ),
         )
         end = max((finish for _, finish, _ in spans), default=0.0)
@@ -61,8 +64,16 @@ def draw_gantt(
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colour[b]) for b in bases]
-    fig.legend(handles, bases, loc="upper center", ncol=6, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10, y=0.995)
+    fig.legend(
+        handles,
+        bases,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.965),
+        ncol=6,
+        fontsize=7,
+        frameon=False,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=70)

@@ -18,6 +18,7 @@ Pools (at most N calls of a pool at once) hold in every policy. With the flow's 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -80,15 +81,17 @@ class Skeleton:
         return level
 
     def bound(self, durations: Mapping[str, Sequence[float]]) -> float:
-        """A lower bound of any schedule: the longest dependency path, a pooled map counted as
-        max(its longest call, its calls' total / pool size)."""
+        """A lower bound of any schedule: the longest dependency path, a pooled map of n calls
+        counted as the most of: its longest call, its total / pool size, and the sum of its
+        ceil(n / pool) shortest calls (some slot of the pool runs at least that many)."""
         finish: dict[str, float] = {}
         for step in self.steps:
             calls = durations[step.name]
             size = self.pools.get(step.pool) if step.pool else None
             length = max(calls, default=0.0)
             if size:
-                length = max(length, sum(calls) / size)
+                rounds = math.ceil(len(calls) / size)
+                length = max(length, sum(calls) / size, sum(sorted(calls)[:rounds]))
             finish[step.name] = max((finish[d] for d in step.deps), default=0.0) + length
         return max(finish.values(), default=0.0)
 
@@ -119,18 +122,22 @@ def simulate(
         return True
 
     while True:
-        for order, step in enumerate(steps):
-            if step.name in released or not gate_open(step):
-                continue
-            released.add(step.name)
-            calls = durations[step.name]
-            for i, seconds in enumerate(calls):
-                key = step.name if step.calls == 1 else f"{step.name}[{i}]"
-                heapq.heappush(queue, (order, i, key, seconds))
-            if not calls:
-                left[step.name] = 0
-            if policy == "sequential":
-                break
+        again = True
+        while again:  # a step without calls ends at once and may open further gates
+            again = False
+            for order, step in enumerate(steps):
+                if step.name in released or not gate_open(step):
+                    continue
+                released.add(step.name)
+                calls = durations[step.name]
+                for i, seconds in enumerate(calls):
+                    key = step.name if step.calls == 1 else f"{step.name}[{i}]"
+                    heapq.heappush(queue, (order, i, key, seconds))
+                if not calls:
+                    left[step.name] = 0
+                    again = True
+                if policy == "sequential":
+                    break
         waiting: list[tuple[int, int, str, float]] = []
         while queue and not (policy == "sequential" and running):
             order, i, key, seconds = heapq.heappop(queue)
