@@ -71,7 +71,7 @@ def test_peer_rows_give_ratios_and_the_target_verdict() -> None:
     assert by["phasefarm"]["vs_asyncio"] == 2.0
     assert by["langgraph"]["phasefarm_less"] == 50.0 and by["langgraph"]["target_met"]
     assert by["dask"]["phasefarm_less"] == 20.0 and not by["dask"]["target_met"]
-    assert peers.missed(rows) == ["dask wide 100: phasefarm only 20.0x less"]
+    assert peers.missed(rows) == ["dask wide 100: phasefarm only 20.0x less (first run)"]
     assert peers.section(rows, command="c")["missed"]
 
 

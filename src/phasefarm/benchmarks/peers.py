@@ -278,9 +278,7 @@ def evaluate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if r["system"] == "asyncio" and "reuse_us" in r
     }
     ours = {
-        (r["shape"], r["phases"]): r["reuse_us"]
-        for r in rows
-        if r["system"] == "phasefarm" and "reuse_us" in r
+        (r["shape"], r["phases"]): r for r in rows if r["system"] == "phasefarm" and "reuse_us" in r
     }
     largest = max((r["phases"] for r in rows), default=0)
     for row in rows:
@@ -290,7 +288,10 @@ def evaluate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key in floor:
             row["vs_asyncio"] = round(row["reuse_us"] / floor[key], 2)
         if key in ours and row["system"] in PEERS_CHECKED:
-            row["phasefarm_less"] = round(row["reuse_us"] / ours[key], 1)
+            # the target compares first runs (build the graph, run it once: what one job
+            # costs in every system); a Dask graph computed again skips most of its work
+            row["phasefarm_less"] = round(row["first_us"] / ours[key]["first_us"], 1)
+            row["reuse_less"] = round(row["reuse_us"] / ours[key]["reuse_us"], 1)
             if row["phases"] == largest:
                 row["target_met"] = row["phasefarm_less"] >= TARGET_FACTOR
     return rows
@@ -299,7 +300,8 @@ def evaluate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def missed(rows: list[dict[str, Any]]) -> list[str]:
     """Targets missed: a checked peer slower by less than TARGET_FACTOR, or a failed row."""
     out = [
-        f"{r['system']} {r['shape']} {r['phases']:,}: phasefarm only {r['phasefarm_less']}x less"
+        f"{r['system']} {r['shape']} {r['phases']:,}: phasefarm only {r['phasefarm_less']}x less "
+        "(first run)"
         for r in rows
         if r.get("target_met") is False
     ]
@@ -340,7 +342,7 @@ def section(rows: list[dict[str, Any]], *, command: str) -> dict[str, Any]:
             continue
         verdict = ""
         if "phasefarm_less" in r:
-            verdict = f"{r['phasefarm_less']:g}x"
+            verdict = f"{r['phasefarm_less']:g}x first, {r['reuse_less']:g}x reuse"
             if "target_met" in r:
                 verdict += " met" if r["target_met"] else " MISSED"
         table.append(
@@ -367,7 +369,7 @@ def section(rows: list[dict[str, Any]], *, command: str) -> dict[str, Any]:
             "vs asyncio (reuse)",
             "RSS growth MB",
             "runs",
-            f"peer / phasefarm (target >= {TARGET_FACTOR:g}x at the largest N)",
+            f"peer / phasefarm (target: first run >= {TARGET_FACTOR:g}x at the largest N)",
         ],
         "rows": table,
         "notes": [
