@@ -9,10 +9,10 @@ import pytest
 
 from phasefarm.benchmarks.barrier import as_flow, as_langgraph, website_skeleton
 from phasefarm.benchmarks.jitter import draw, missed, run_jitter
-from phasefarm.benchmarks.latency import DEFAULT_MODEL, per_call_plan, per_call_profile
+from phasefarm.benchmarks.latency import DEFAULT_MODEL, per_call_plan
 from phasefarm.benchmarks.skeleton import simulate
 from phasefarm.pipelines.website.job import build_flow
-from phasefarm.pipelines.website.profile import WebsiteSettings
+from phasefarm.pipelines.website.profile import WebsiteSettings, seed_latency
 
 
 @pytest.mark.parametrize(("pages", "images"), [(4, 10), (2, 7), (6, 0)])
@@ -88,7 +88,7 @@ def test_the_skeleton_runs_in_phasefarm_and_langgraph_with_the_same_calls() -> N
 
 def test_per_call_model_keeps_the_note_totals_and_adds_the_fixed_part() -> None:
     settings = WebsiteSettings()
-    profile = per_call_profile(settings)
+    profile = seed_latency(settings, DEFAULT_MODEL)
     # 20 s of section copy in two note calls: (20 - 2 x 0.8) x 60 tokens over 12 calls
     assert profile["section_copy"] == pytest.approx(0.8 + (20 - 1.6) * 60 / 12 / 60)
     assert profile["design_strategy"] == 10.0 and profile["image"] == 5.0
