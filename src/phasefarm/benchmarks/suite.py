@@ -1,8 +1,9 @@
 """`phasefarm bench`: every workload, one process each; a table each, one JSON file, the README.
 
-Workloads: peers (overhead beside LangGraph, Dask, Ray, asyncio), barrier, jitter, website,
-ratelimit, and `app` when `phasefarm.benchmarks.app` exists and offers
-`bench_section(command: str, quick: bool) -> dict` (a section, see `benchmarks.report`).
+Workloads: overhead (the engine's own targets, `benchmarks.overhead`), peers (overhead beside
+LangGraph, Dask, Ray, asyncio), barrier, jitter, website, ratelimit, and `app` when
+`phasefarm.benchmarks.app` exists: its `bench_section(command: str, quick: bool) -> dict` (a
+section, see `benchmarks.report`) if it has one, else its `main([])` and exit code.
 Each runs as `python -m phasefarm.benchmarks.suite --workload NAME` and prints its section as
 JSON; the parent prints the tables, writes them all to `--json-out`, draws the website Gantt
 beside it, and with `--readme` rewrites the README between the bench markers (copying the
@@ -22,7 +23,7 @@ from typing import Any
 
 __all__ = ["WORKLOADS", "main", "run_workload"]
 
-WORKLOADS = ("peers", "barrier", "jitter", "website", "ratelimit", "app")
+WORKLOADS = ("overhead", "peers", "barrier", "jitter", "website", "ratelimit", "app")
 
 
 def _has_app() -> bool:
@@ -59,10 +60,73 @@ def run_workload(name: str, quick: bool) -> dict[str, Any]:
         rows = ratelimit.run(trials=trials, calls=calls)
         command = f"phasefarm bench ratelimit --calls {calls} --trials {trials}"
         return ratelimit.section(rows, keys=3, rpm=600, tpm=120_000, command=command)
+    if name == "overhead":
+        return _overhead_section(quick)
     if name == "app":
         module: Any = importlib.import_module("phasefarm.benchmarks.app")
-        return dict(module.bench_section(command="phasefarm bench app", quick=quick))
+        if hasattr(module, "bench_section"):
+            return dict(module.bench_section(command="phasefarm bench app", quick=quick))
+        code = module.main([])  # no section offered: its own output, and its exit code
+        return {
+            "name": "app",
+            "title": "App job (its own table printed above)",
+            "command": "phasefarm bench app",
+            "columns": ["exit code"],
+            "rows": [[str(code)]],
+            "missed": [f"app: exit code {code}"] if code else [],
+        }
     raise ValueError(f"unknown workload {name!r}")
+
+
+def _overhead_section(quick: bool) -> dict[str, Any]:
+    """The engine's overhead benchmark, each shape in its own process, with its targets."""
+    from phasefarm.benchmarks import overhead
+
+    phases = 1_000 if quick else 10_000
+    rows, table = [], []
+    for shape in ("wide", "chain"):
+        argv = [sys.executable, "-m", "phasefarm.benchmarks.overhead", "--shape", shape]
+        argv += ["--phases", str(phases), "--repeats", "2" if quick else "5"]
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row["met"] = (
+            row["us_per_phase"] <= overhead.TARGET_US
+            and row["ratio"] <= overhead.TARGET_RATIO
+            and row["rss_growth_mb"] <= overhead.TARGET_MB
+        )
+        rows.append(row)
+        table.append(
+            [
+                shape,
+                f"{row['us_per_phase']:.1f}",
+                f"{row['first_us_per_phase']:.1f}",
+                f"{row['raw_us_per_phase']:.1f}",
+                f"{row['ratio']:.2f}x",
+                f"{row['rss_growth_mb']:.1f}",
+                "met" if row["met"] else "MISSED",
+            ]
+        )
+    targets = (
+        f"<= {overhead.TARGET_US:g} µs, <= {overhead.TARGET_RATIO:g}x, <= {overhead.TARGET_MB:g} MB"
+    )
+    return {
+        "name": "overhead",
+        "title": f"Engine overhead, {phases:,} no-op phases, beside raw asyncio (best of runs)",
+        "command": f"phasefarm bench overhead --phases {phases}",
+        "columns": [
+            "shape",
+            "phasefarm µs/phase",
+            "first run µs/phase",
+            "raw asyncio µs/phase",
+            "ratio",
+            "RSS growth MB",
+            f"targets ({targets})",
+        ],
+        "rows": table,
+        "notes": ["No store, no listener; raw asyncio and phasefarm alternate in one process."],
+        "missed": [f"overhead {r['shape']}" for r in rows if not r["met"]],
+        "data": rows,
+    }
 
 
 def _spawn(name: str, quick: bool) -> dict[str, Any]:
