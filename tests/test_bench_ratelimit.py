@@ -103,3 +103,20 @@ def test_cli_refuses_too_few_calls_in_one_line(capsys) -> None:
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "at least 100" in err and "Traceback" not in err
+
+
+def test_runs_without_the_web_extra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
+        "from phasefarm.benchmarks.ratelimit import run_scenario\n"
+        "r = run_scenario('known', calls=10, keys=1, rpm=6000, tpm=10**6, latency=0)\n"
+        "print(r.succeeded, r.failed)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10", "0"]
