@@ -523,7 +523,7 @@ def plan_website(
 
 @bench_app.command("ratelimit")
 def bench_ratelimit(
-    calls: int = typer.Option(300, "--calls", help="Calls per trial (at least 100)."),
+    calls: int = typer.Option(400, "--calls", help="Calls per trial (at least 100)."),
     keys: int = typer.Option(3, "--keys", help="API keys in the pool."),
     rpm: int = typer.Option(600, "--rpm", help="Requests per minute per key (server limit)."),
     tpm: int = typer.Option(120_000, "--tpm", help="Tokens per minute per key (server limit)."),

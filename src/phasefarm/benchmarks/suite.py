@@ -56,7 +56,7 @@ def run_workload(name: str, quick: bool) -> dict[str, Any]:
     if name == "ratelimit":
         from phasefarm.benchmarks import ratelimit
 
-        calls, trials = (100, 1) if quick else (300, 3)
+        calls, trials = (100, 1) if quick else (400, 3)
         rows = ratelimit.run(trials=trials, calls=calls)
         command = f"phasefarm bench ratelimit --calls {calls} --trials {trials}"
         return ratelimit.section(rows, keys=3, rpm=600, tpm=120_000, command=command)
