@@ -82,7 +82,7 @@ def test_each_system_runs_its_graph_in_a_child(system) -> None:
     if system in ("langgraph", "dask"):
         pytest.importorskip(system)
     row = peers.child(system, "chain", 30, repeats=2, budget_s=0.0)
-    assert row["runs"] == 2 and row["first_us"] > 0 and row["reuse_us"] > 0
+    assert row["runs"] == "1+1" and row["first_us"] > 0 and row["reuse_us"] > 0
 
 
 def test_gantt_is_a_small_png(tmp_path) -> None:
