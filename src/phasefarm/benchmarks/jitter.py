@@ -107,7 +107,8 @@ def section(skeleton: Skeleton, *, seeds: int = 40) -> dict[str, Any]:
             "exp(N(-sigma²/2, sigma)), mean factor 1, drawn per call, the same draws for every "
             "schedule of a seed.",
             "Bound: longest dependency path of that seed's draws, the image map counted as "
-            "max(longest image, total / pool of 5): no schedule can beat it.",
+            "max(longest image, total / pool of 5, the ceil(n / 5) shortest images in a row): "
+            "no schedule can beat it.",
             "Target: dependency-driven has a lower mean and p95 than both barrier schedules.",
         ],
         "missed": missed(rows),
