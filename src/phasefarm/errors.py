@@ -8,6 +8,7 @@ errors are mapped to one of them at the boundary where they are caught.
     │   ├── GraphError        cycle, unknown dependency, duplicate name, bad option
     │   └── StoreError        unknown run id, newer schema, store locked, bad store URL
     │       └── CheckpointValueError  a value the checkpoint codec cannot write
+    ├── BackendError          where phase bodies run failed (a Ray worker lost for good...)
     ├── RunStopped            a phase asks the run to stop releasing work (retryable=False)
     │   └── BudgetExceeded    the token or cost cap was reached
     └── ProviderError         a model call failed
@@ -22,6 +23,7 @@ errors are mapped to one of them at the boundary where they are caught.
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "BadOutput",
     "BudgetExceeded",
     "CheckpointValueError",
@@ -60,6 +62,11 @@ class StoreError(UsageError):
 class CheckpointValueError(StoreError):
     """A phase output, input or argument the checkpoint codec cannot write (and so a resume
     could not read back). The phase that produced it fails; the run goes on."""
+
+
+class BackendError(PhasefarmError):
+    """The backend could not run a phase body: its Ray worker or node died and Ray's own
+    retries ran out, or the cluster went away. The phase's `retries` apply."""
 
 
 class RunStopped(PhasefarmError):

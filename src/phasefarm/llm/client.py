@@ -29,7 +29,7 @@ from phasefarm.errors import BadOutput, ProviderError, RateLimited, TransientErr
 from phasefarm.llm.budget import Budget, UsageTotals
 from phasefarm.llm.cache import ResponseCache, cache_key
 from phasefarm.llm.images import parse_size
-from phasefarm.llm.limiter import RateLimiter
+from phasefarm.llm.limiter import Limiter, RateLimiter
 from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
 from phasefarm.llm.schema import schema_digest
@@ -72,7 +72,7 @@ class LLM:
         self,
         provider: Provider,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         budget: Budget | None = None,
         cache: ResponseCache | None = None,
         prices: Mapping[str, Price] | None = None,
@@ -83,7 +83,7 @@ class LLM:
         if repair_attempts < 0:
             raise UsageError("repair_attempts must be >= 0")
         self.provider = provider
-        self.limiter = limiter or RateLimiter(provider.key_ids, adaptive=False)
+        self.limiter: Limiter = limiter or RateLimiter(provider.key_ids, adaptive=False)
         self.budget = budget or Budget()
         self.cache = cache
         self.prices = PriceTable(prices)

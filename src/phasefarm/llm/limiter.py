@@ -31,12 +31,13 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from phasefarm import scope
 from phasefarm.errors import UsageError
 from phasefarm.llm.provider import ServerLimits
 
-__all__ = ["KeyState", "Lease", "LimiterStats", "RateLimiter", "TokenBucket"]
+__all__ = ["KeyState", "Lease", "Limiter", "LimiterStats", "RateLimiter", "TokenBucket"]
 
 _DEFAULT_BLOCK_S = 1.0  # a 429 that says nothing about when to come back
 
@@ -128,6 +129,28 @@ class Lease:
     tokens: int  # reserved estimate
     granted_at: float
     waited_s: float
+
+
+class Limiter(Protocol):
+    """What the LLM client needs of a limiter: `RateLimiter` in one process, and
+    `phasefarm.backends.ray_limiter.SharedLimiter` for a Ray cluster (which holds a
+    `RateLimiter` in one named actor)."""
+
+    @property
+    def stats(self) -> LimiterStats: ...
+
+    async def acquire(self, tokens: int = 0) -> Lease: ...
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        used_tokens: int | None = None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        ok: bool = True,
+        limits: ServerLimits | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,313 @@
+"""The Ray backend: phase bodies run as Ray tasks; the scheduler stays in the driver.
+
+    backend = RayBackend(address=None, worker_services=partial(build_services, meta))
+    result = await flow.run(inputs=..., services=services, backend=backend)
+
+What runs where:
+
+- the driver (the process that called `Flow.run`) keeps the scheduler, the run's records, the
+  checkpoint store and the event timeline; for each phase it submits one Ray task and awaits it;
+- the task (`run_phase`, on any worker of the cluster) fills the phase's parameters, runs the
+  body (an async body in an event loop of its own) and returns two objects: the output, and a
+  report (the custom events the body emitted, in order, and the exception if it raised). The
+  driver re-emits the events into the run, so usage adds up in the run's totals, the store and
+  the live view, phase by phase in order;
+- outputs stay in Ray's object store: the driver fetches each once (to checkpoint it), and a
+  phase that consumes it gets the object reference as its task argument, so a worker reads it
+  from the object store and it is not sent through the driver a second time;
+- services are sent to the task by value (pickled), except an `LLM`: its connections and
+  limiter cannot travel, so the task builds its services with `worker_services` (a picklable
+  function, e.g. the website job's `build_services(meta)`) and its LLMs get the cluster's
+  shared limiter and the run's shared budget (`ray_limiter.py`). API keys never travel: a
+  worker reads `OPENAI_API_KEY` from its own environment;
+- a pool with a size maps to the Ray resource `pool:<name>` when the cluster has it (a cluster
+  this backend starts declares one per pool of the run), so the pool is also enforced across
+  every run on the cluster;
+- when a worker process dies mid-phase, Ray runs the task again (`max_retries`, system failures
+  only: an exception raised by the body is the engine's to retry); the driver records the
+  phase once, when the task finally returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+
+from phasefarm import scope
+from phasefarm.backends.ray_limiter import (
+    NAMESPACE,
+    SharedBudget,
+    SharedLimiter,
+    run_budget,
+    shared_limiter,
+)
+from phasefarm.errors import BackendError, PhasefarmError, UsageError
+from phasefarm.llm.client import LLM
+from phasefarm.llm.limiter import RateLimiter
+
+__all__ = ["LLMWiring", "PhaseCall", "PhaseReport", "RayBackend", "connect", "run_phase"]
+
+# Settings a worker takes from the driver so that it reaches the same server (never a key).
+_SHARED_ENV = ("OPENAI_BASE_URL", "OPENAI_MODEL")
+DEFAULT_TASK_CPUS = 0.1  # phase bodies mostly wait on a model: ten per CPU
+
+
+@dataclass(frozen=True)
+class LLMWiring:
+    """How a worker's LLM joins the cluster: the shared limiter and the run's budget actor."""
+
+    limiter: SharedLimiter | None  # None: nothing to share, the worker's own limiter will do
+    budget: Any  # a BudgetActor handle; None without caps (usage adds up through the events)
+    max_tokens: float | None
+    max_cost: float | None
+
+
+@dataclass(frozen=True)
+class PhaseCall:
+    """Everything a task needs besides the phase's arguments (sent by value)."""
+
+    fn: Callable[..., Any]
+    key: str
+    run_id: str
+    names: tuple[str, ...]  # parameter names, in the order of the task's positional values
+    worker_services: tuple[str, ...]  # parameters to take from `services_factory`
+    services_factory: Callable[[], Mapping[str, Any]] | None
+    wiring: Mapping[str, LLMWiring] = field(default_factory=dict)  # LLM services by name
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhaseReport:
+    """What came out of a body besides its output: its events, and its exception if any."""
+
+    events: list[tuple[str, dict[str, Any]]]
+    error: BaseException | None = None
+
+
+def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
+    """The Ray task: run one phase body on a worker; (output, report)."""
+    os.environ.update(call.env)
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    def sink(phase: str, kind: str, data: dict[str, Any]) -> None:
+        events.append((kind, dict(data)))
+
+    kwargs = dict(zip(call.names, values, strict=True))
+    built: dict[str, Any] = {}
+    if call.worker_services:
+        assert call.services_factory is not None
+        made = call.services_factory()
+        for name in call.worker_services:
+            built[name] = kwargs[name] = _join_cluster(made[name], call.wiring.get(name))
+    try:
+        with scope.phase_scope(scope.Scope(call.run_id, call.key, sink)):
+            if inspect.iscoroutinefunction(call.fn):
+                output = asyncio.run(_run_async(call.fn, kwargs, built))
+            else:
+                output = call.fn(**kwargs)
+    except Exception as exc:
+        return None, PhaseReport(events, _portable(exc))
+    return output, PhaseReport(events)
+
+
+async def _run_async(fn: Callable[..., Any], kwargs: dict[str, Any], built: dict[str, Any]) -> Any:
+    try:
+        return await fn(**kwargs)
+    finally:
+        for service in built.values():  # their HTTP clients belong to this loop
+            if isinstance(service, LLM):
+                await service.aclose()
+
+
+def _join_cluster(service: Any, wiring: LLMWiring | None) -> Any:
+    if isinstance(service, LLM) and wiring is not None:
+        if wiring.limiter is not None:
+            service.limiter = wiring.limiter
+        if wiring.budget is not None:
+            service.budget = SharedBudget(
+                wiring.budget, max_tokens=wiring.max_tokens, max_cost=wiring.max_cost
+            )
+    return service
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception itself when it survives pickling, else one of ours with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        error = PhasefarmError(f"{type(exc).__name__}: {exc}")
+        error.retryable = getattr(exc, "retryable", True)
+        return error
+    return exc
+
+
+def connect(address: str | None = None, *, pools: Mapping[str, int | None] | None = None) -> bool:
+    """Join the cluster at `address`, or start a local one; True if this call started Ray.
+
+    A local cluster gets one resource `pool:<name>` per sized pool. Already connected: nothing
+    to do (the caller's cluster is used as it is)."""
+    if ray.is_initialized():
+        return False
+    if address:
+        try:
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+        except (ConnectionError, RayError, ValueError) as exc:
+            raise UsageError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
+        return True
+    resources = {f"pool:{name}": float(size) for name, size in (pools or {}).items() if size}
+    ray.init(
+        namespace=NAMESPACE,
+        resources=resources,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    return True
+
+
+class RayBackend:
+    """Runs phase bodies as Ray tasks (see the module's docstring)."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        worker_services: Callable[[], Mapping[str, Any]] | None = None,
+        limiter: str | None = None,
+        task_cpus: float = DEFAULT_TASK_CPUS,
+        max_retries: int = 3,
+    ) -> None:
+        if task_cpus < 0:
+            raise UsageError("task_cpus must be >= 0")
+        self.address = address
+        self.worker_services = worker_services
+        self.limiter_name = limiter
+        self.task_cpus = task_cpus
+        self.max_retries = max_retries
+        self._started = False
+        self._remote: Any = None
+        self._pool_resources: set[str] = set()
+        # outputs fetched from the object store, by identity: a consumer gets the reference
+        self._refs: dict[int, tuple[Any, Any]] = {}
+        self._wiring: dict[tuple[str, int], LLMWiring] = {}
+
+    def __repr__(self) -> str:
+        return f"RayBackend(address={self.address!r}, limiter={self.limiter_name!r})"
+
+    def start(self, pools: Mapping[str, int | None] | None = None) -> None:
+        """Connect (idempotent); called before the first phase is submitted."""
+        if self._remote is not None:
+            return
+        self._started = connect(self.address, pools=pools)
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        self._pool_resources = {name for name in resources if name.startswith("pool:")}
+        self._remote = ray.remote(run_phase)
+
+    def close(self) -> None:
+        """Forget fetched outputs; shut Ray down if `start` started it."""
+        self._refs.clear()
+        self._wiring.clear()
+        self._remote = None
+        if self._started and ray.is_initialized():
+            ray.shutdown()
+        self._started = False
+
+    async def call(
+        self,
+        fn: Callable[..., Any],
+        kwargs: Mapping[str, Any],
+        is_async: bool = True,
+        *,
+        pool: str = "default",
+    ) -> Any:
+        """Run one phase body as a Ray task and return its output (its events re-emitted).
+
+        The phase is the current one (`phasefarm.scope`); `is_async` is read on the worker."""
+        self.start()
+        current = scope.current_scope()
+        run_id, key = (current.run_id, current.phase) if current is not None else ("-", "-")
+        names = tuple(kwargs)
+        worker_services = tuple(n for n, v in kwargs.items() if isinstance(v, LLM))
+        if worker_services and self.worker_services is None:
+            raise UsageError(
+                f"phase {key!r}: the LLM service {worker_services[0]!r} cannot be sent to a Ray "
+                "worker; give RayBackend(worker_services=...) a function that builds it there"
+            )
+        wiring = {n: self._wire(run_id, kwargs[n]) for n in worker_services}
+        values = [None if n in worker_services else self._by_reference(kwargs[n]) for n in names]
+        call = PhaseCall(
+            fn=fn,
+            key=key,
+            run_id=run_id,
+            names=names,
+            worker_services=worker_services,
+            services_factory=self.worker_services,
+            wiring=wiring,
+            env={k: os.environ[k] for k in _SHARED_ENV if k in os.environ},
+        )
+        resources = {f"pool:{pool}": 1.0} if f"pool:{pool}" in self._pool_resources else {}
+        output_ref, report_ref = self._remote.options(
+            num_returns=2,
+            num_cpus=self.task_cpus,
+            resources=resources,
+            max_retries=self.max_retries,
+            retry_exceptions=False,
+            name=f"phase:{key}",
+        ).remote(call, *values)
+        try:
+            report: PhaseReport = await report_ref
+        except asyncio.CancelledError:
+            ray.cancel(output_ref)
+            raise
+        except RayTaskError as exc:  # our wrapper itself failed: not the body
+            raise BackendError(f"phase {key!r} failed on its Ray worker: {exc.cause}") from None
+        except RayError as exc:
+            raise BackendError(f"phase {key!r} could not run on Ray: {exc}") from None
+        for kind, data in report.events:
+            scope.emit(kind, **data)
+        if report.error is not None:
+            raise report.error
+        output = await output_ref
+        self._refs[id(output)] = (output, output_ref)
+        return output
+
+    def _by_reference(self, value: Any) -> Any:
+        known = self._refs.get(id(value))
+        return known[1] if known is not None and known[0] is value else value
+
+    def _wire(self, run_id: str, llm: LLM) -> LLMWiring:
+        """The cluster's shared limiter and the run's shared budget, for this driver LLM."""
+        wiring = self._wiring.get((run_id, id(llm)))
+        if wiring is None:
+            limiter = None
+            if isinstance(llm.limiter, SharedLimiter):
+                limiter = llm.limiter
+            elif isinstance(llm.limiter, RateLimiter) and _limits_anything(llm.limiter):
+                name = self.limiter_name or llm.provider.cache_identity
+                limiter = shared_limiter(name, like=llm.limiter)
+            budget = llm.budget
+            capped = budget.max_tokens is not None or budget.max_cost is not None
+            wiring = LLMWiring(
+                limiter=limiter,
+                budget=run_budget(f"{run_id}:{id(llm)}", budget) if capped else None,
+                max_tokens=budget.max_tokens,
+                max_cost=budget.max_cost,
+            )
+            self._wiring[(run_id, id(llm))] = wiring
+        return wiring
+
+
+def _limits_anything(limiter: RateLimiter) -> bool:
+    """False for the limiter of an offline run without limits: nothing to share."""
+    return limiter.rpm is not None or limiter.tpm is not None or limiter.adaptive
