@@ -71,6 +71,7 @@ class RunOptions(TypedDict, total=False):
     on_event: EventCallback | None
     meta: Mapping[str, Any] | None  # stored with the run, for resume (CLI options)
     max_running: int | None  # phases running at once, all pools together
+    backend: Any
 
 
 class ResumeOptions(TypedDict, total=False):

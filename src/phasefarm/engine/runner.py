@@ -149,6 +149,7 @@ class Run:
         on_event: EventCallback | None = None,
         meta: dict[str, Any] | None = None,
         max_running: int | None = None,
+        backend: Any = None,
         stored: StoredRun | None = None,
         retry_failed: bool = False,
     ) -> None:
@@ -167,6 +168,7 @@ class Run:
         self.mode = mode
         self.store = store
         self.meta = meta or {}
+        self.backend = backend
         self.run_id = run_id or _new_run_id(flow.name)
         self._stored = stored
         self._retry_failed = retry_failed
@@ -371,7 +373,7 @@ class Run:
                     self._advance_map(bound)
                 elif restoring and self._restore(bound):
                     continue
-                elif bound.fast:
+                elif bound.fast and self.backend is None:
                     self._start_fast(bound)
                 else:
                     self._active += 1
@@ -487,7 +489,12 @@ class Run:
                     ctx.attempt = attempt
                 self._emit("phase.started", key, {"attempt": attempt, "pool": spec.pool})
                 try:
-                    if spec.is_async and spec.timeout is None:
+                    if self.backend is not None:  # e.g. Ray: the body runs elsewhere
+                        async with asyncio.timeout(spec.timeout):
+                            output = await self.backend.call(
+                                spec.fn, kwargs, spec.is_async, pool=spec.pool
+                            )
+                    elif spec.is_async and spec.timeout is None:
                         output = await spec.fn(**kwargs)
                     else:
                         output = await self._call(spec, kwargs)
