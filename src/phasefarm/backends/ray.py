@@ -56,7 +56,8 @@ __all__ = ["LLMWiring", "PhaseCall", "PhaseReport", "RayBackend", "connect", "ru
 
 # Settings a worker takes from the driver so that it reaches the same server (never a key).
 _SHARED_ENV = ("OPENAI_BASE_URL", "OPENAI_MODEL")
-DEFAULT_TASK_CPUS = 0.1  # phase bodies mostly wait on a model: ten per CPU
+DEFAULT_TASK_CPUS = 0.25  # phase bodies mostly wait on a model: four per (logical) CPU
+LOCAL_CPUS_PER_CORE = 4
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,10 @@ def connect(address: str | None = None, *, pools: Mapping[str, int | None] | Non
         return True
     resources = {f"pool:{name}": float(size) for name, size in (pools or {}).items() if size}
     ray.init(
+        # Ray keeps about one idle worker process per CPU and ends the others; phases mostly
+        # wait on a model, so a local cluster counts more CPUs than the machine has, sparing a
+        # new worker process (about a second to start) for most phases.
+        num_cpus=LOCAL_CPUS_PER_CORE * (os.cpu_count() or 1),
         namespace=NAMESPACE,
         resources=resources,
         include_dashboard=False,
