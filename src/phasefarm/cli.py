@@ -1,8 +1,9 @@
 """The `phasefarm` command line: typer app, rich progress, one-line errors.
 
-Every command lets `UsageError` (and its subclasses GraphError, StoreError) rise; `main()` turns
-it into one line on stderr and exit code 2, with no traceback. Exit codes: 0 all phases
-succeeded, 1 the run finished with failures, 2 bad usage or bad input, 130 interrupted.
+Every command lets `UsageError` (and its subclasses GraphError, StoreRefused) rise; `main()` turns
+it into one line on stderr and exit code 2, with no traceback; a `StoreError` (the store failed
+during a run) is one line and exit code 1. Exit codes: 0 all phases succeeded, 1 the run
+finished with failures or its store failed, 2 bad usage or bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from phasefarm.errors import UsageError
+from phasefarm.errors import StoreError, UsageError
 from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
@@ -560,6 +561,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         typer.echo(f"phasefarm: error: {exc}", err=True)
         sys.exit(2)
+    except StoreError as exc:  # not the user's input: the store failed during the run
+        typer.echo(f"phasefarm: error: {exc}", err=True)
+        sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -233,7 +233,6 @@ class RayBackend:
         fn: Callable[..., Any],
         kwargs: Mapping[str, Any],
         is_async: bool = True,
-        *,
         pool: str = "default",
     ) -> Any:
         """Run one phase body as a Ray task and return its output (its events re-emitted).

@@ -2,9 +2,10 @@
 
 from phasefarm.engine.events import Event
 from phasefarm.engine.flow import Flow, PhaseDef
+from phasefarm.engine.handle import RunHandle
+from phasefarm.engine.phase_task import PhaseContext
 from phasefarm.engine.plan import Plan
 from phasefarm.engine.result import PhaseRecord, RunResult
-from phasefarm.engine.runner import PhaseContext, RunHandle
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
 
 __all__ = [

@@ -22,13 +22,15 @@ from typing import (
     overload,
 )
 
-from phasefarm.engine.scheduler import NodeSpec, _topological
+from phasefarm.engine.scheduler import NodeSpec, topological
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:
+    from phasefarm.engine.backend import Backend
+    from phasefarm.engine.handle import RunHandle
     from phasefarm.engine.plan import Plan
+    from phasefarm.engine.reporting import EventCallback
     from phasefarm.engine.result import RunResult
-    from phasefarm.engine.runner import EventCallback, RunHandle
     from phasefarm.store.base import RunStore
 
 __all__ = ["Flow", "PhaseDef"]
@@ -71,7 +73,7 @@ class RunOptions(TypedDict, total=False):
     on_event: EventCallback | None
     meta: Mapping[str, Any] | None  # stored with the run, for resume (CLI options)
     max_running: int | None  # phases running at once, all pools together
-    backend: Any
+    backend: Backend | None  # where phase bodies run: LocalBackend() (default), RayBackend()
 
 
 class ResumeOptions(TypedDict, total=False):
@@ -83,6 +85,7 @@ class ResumeOptions(TypedDict, total=False):
     on_event: EventCallback | None
     mode: str | None
     pools: Mapping[str, int] | None
+    backend: Backend | None
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class PhaseDef:
         )
 
 
-def _check_options(
+def check_options(
     name: str, retries: int, timeout: float | None, estimate: float, backoff: float | None
 ) -> None:
     if not isinstance(retries, int) or retries < 0:
@@ -349,7 +352,7 @@ class Flow:
             raise GraphError(f"phase name {phase_name!r} may not contain '[' or ']'")
         if isinstance(needs, str):
             needs = [needs]
-        _check_options(phase_name, retries, timeout, estimate, backoff)
+        check_options(phase_name, retries, timeout, estimate, backoff)
         if not isinstance(pool, str) or not pool:
             raise GraphError(f"phase {phase_name!r}: pool must be a pool name, got {pool!r}")
         params, defaults = _signature(fn)
@@ -388,7 +391,7 @@ class Flow:
                 NodeSpec(s.name, tuple(d for d in s.deps(known) if d in known))
                 for s in known.values()
             ]
-            _topological(edges, ())
+            topological(edges, ())
         self._referenced.update(own)
         self._referenced.update(spec.params)
 
@@ -427,9 +430,9 @@ class Flow:
                 )
             for dep in spec.needs:
                 if dep not in self.phases:
-                    raise GraphError(_unknown(spec.name, dep, self.phases))
+                    raise GraphError(unknown_name(spec.name, dep, self.phases))
             if spec.over is not None and spec.over not in self.phases:
-                raise GraphError(_unknown(spec.name, spec.over, self.phases))
+                raise GraphError(unknown_name(spec.name, spec.over, self.phases))
             if inputs is None:
                 continue
             for param in spec.params:
@@ -439,7 +442,7 @@ class Flow:
                     continue
                 if spec.kind == "template":
                     continue  # templates get their arguments from ctx.add_phase(args=...)
-                raise GraphError(_unknown(spec.name, param, [*self.phases, *inputs, *services]))
+                raise GraphError(unknown_name(spec.name, param, [*self.phases, *inputs, *services]))
 
     def plan(
         self,
@@ -460,7 +463,8 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunHandle:
         """Start a run in the running event loop and return its handle at once."""
-        from phasefarm.engine.runner import Run, RunHandle
+        from phasefarm.engine.handle import RunHandle
+        from phasefarm.engine.run import Run
 
         return RunHandle(Run.create(self, dict(inputs or {}), options))
 
@@ -474,18 +478,21 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunResult:
         """`run()` in a fresh event loop; Ctrl-C cancels the run and returns its result."""
-        from phasefarm.engine.runner import Run, run_blocking
+        from phasefarm.engine.handle import run_blocking
+        from phasefarm.engine.run import Run
 
         return run_blocking(lambda: Run.create(self, dict(inputs or {}), options))
 
     async def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
         """Run again what did not finish in a stored run; finished phases are reused."""
-        from phasefarm.engine.runner import Run, RunHandle
+        from phasefarm.engine.handle import RunHandle
+        from phasefarm.engine.run import Run
 
         return await RunHandle(Run.for_resume(self, run_id, **options)).result()
 
     def resume_sync(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
-        from phasefarm.engine.runner import Run, run_blocking
+        from phasefarm.engine.handle import run_blocking
+        from phasefarm.engine.run import Run
 
         return run_blocking(lambda: Run.for_resume(self, run_id, **options))
 
@@ -493,7 +500,7 @@ class Flow:
         return f"Flow({self.name!r}, phases={len(self.phases)})"
 
 
-def _unknown(phase: str, missing: str, known: Iterable[str]) -> str:
+def unknown_name(phase: str, missing: str, known: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(missing, list(known), n=3, cutoff=0.6)

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreRefused
 
 __all__ = [
     "Holder",
@@ -133,7 +133,7 @@ def check_can_acquire(run_id: str, current: Holder | None) -> None:
     if current.host == me.host and current.pid == me.pid:
         return
     if holder_is_live(current):
-        raise StoreError(f"run {run_id} is being executed by {describe(current)}")
+        raise StoreRefused(f"run {run_id} is being executed by {describe(current)}")
 
 
 # -- executions in this process ------------------------------------------------------------------
@@ -156,7 +156,7 @@ def claim_in_process(database: str, run_id: str, claimant: int) -> Iterator[None
     key = (database, run_id)
     with _executing_mutex:
         if key in _executing:
-            raise StoreError(f"run {run_id} is already being executed in this process")
+            raise StoreRefused(f"run {run_id} is already being executed in this process")
         _executing[key] = claimant
     try:
         yield

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -26,7 +27,7 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import AddedPhase, PhaseRow, RunSummary, StoredPhase, StoredRun
 from phasefarm.store.memory import (
     decode_added,
     event_json,
@@ -120,7 +121,7 @@ class SQLRunStore:
             conn, f"SELECT lock, status FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+            raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
         return tuple(row)
 
     def create_run(
@@ -129,7 +130,7 @@ class SQLRunStore:
         encoded_inputs, encoded_meta = codec.encode(inputs), codec.encode(meta)
         with self._transaction() as conn:
             if self._run(conn, "SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
-                raise StoreError(f"run id {run_id!r} already exists in {self.where}")
+                raise StoreRefused(f"run id {run_id!r} already exists in {self.where}")
             now = time.time()
             self._run(
                 conn,
@@ -153,7 +154,7 @@ class SQLRunStore:
                 conn, "SELECT flow, inputs, mode, meta, status FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
             if run is None:
-                raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+                raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
             phase_rows = self._run(
                 conn,
                 "SELECT key, status, attempts, started, finished, output, error, input_hash, usage"
@@ -244,67 +245,90 @@ class SQLRunStore:
         drop_claims(self._claimant)
 
     def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        output = None if phase.output is None else codec.encode(phase.output)
-        usage = json.dumps({k: float(v) for k, v in phase.usage.items()})
-        with self._transaction() as conn:
-            self._require_run(conn, run_id)
-            self._run(
-                conn,
-                "INSERT INTO phases (run, key, status, attempts, started, finished, output, error,"
-                " input_hash, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
-                " attempts = excluded.attempts, started = excluded.started,"
-                " finished = excluded.finished, output = excluded.output, error = excluded.error,"
-                " input_hash = excluded.input_hash, usage = excluded.usage",
-                (
-                    run_id,
-                    phase.key,
-                    phase.status,
-                    phase.attempts,
-                    phase.started,
-                    phase.finished,
-                    output,
-                    phase.error,
-                    phase.input_hash,
-                    usage,
-                ),
-            )
-            self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
 
     def save_added(self, run_id: str, added: AddedPhase) -> None:
-        needs = json.dumps(list(added.needs))
-        args = json.dumps(codec.to_jsonable(added.args))
-        options = json.dumps(codec.to_jsonable(added.options))
-        with self._transaction() as conn:
-            self._require_run(conn, run_id)
-            self._run(
-                conn,
-                "INSERT INTO added_phases (run, key, ord, template, needs, args, options, added_by)"
-                " VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM added_phases WHERE run = ?),"
-                " ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run, key) DO UPDATE SET template = excluded.template,"
-                " needs = excluded.needs, args = excluded.args, options = excluded.options,"
-                " added_by = excluded.added_by",
-                (run_id, added.key, run_id, added.template, needs, args, options, added.added_by),
-            )
+        self.save_batch(run_id, (), [added], ())
 
     def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        rows = [event_json(run_id, e) for e in events]
-        if not rows:
-            return
+        if events:
+            self.save_batch(run_id, (), (), events)
+
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        event_rows = [event_json(run_id, e) for e in events]
+        added_rows = [
+            (
+                run_id,
+                a.key,
+                run_id,
+                a.template,
+                json.dumps(list(a.needs)),
+                json.dumps(codec.to_jsonable(a.args)),
+                json.dumps(codec.to_jsonable(a.options)),
+                a.added_by,
+            )
+            for a in added
+        ]
         with self._transaction() as conn:
             self._require_run(conn, run_id)
-            row = self._run(conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)).fetchone()
-            last = -1 if row[0] is None else int(row[0])
-            for seq, _, _ in rows:
-                if seq <= last:
-                    raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                last = seq
-            self._run_many(
-                conn,
-                "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
-                [(run_id, seq, kind, text) for seq, kind, text in rows],
-            )
+            if phases:
+                self._run_many(
+                    conn,
+                    "INSERT INTO phases (run, key, status, attempts, started, finished, output,"
+                    " error, input_hash, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
+                    " attempts = excluded.attempts, started = excluded.started,"
+                    " finished = excluded.finished, output = excluded.output,"
+                    " error = excluded.error, input_hash = excluded.input_hash,"
+                    " usage = excluded.usage",
+                    [
+                        (
+                            run_id,
+                            p.key,
+                            p.status,
+                            p.attempts,
+                            p.started,
+                            p.finished,
+                            p.output,
+                            p.error,
+                            p.input_hash,
+                            p.usage,
+                        )
+                        for p in phases
+                    ],
+                )
+                self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            for row in added_rows:  # one by one: each takes the next `ord`
+                self._run(
+                    conn,
+                    "INSERT INTO added_phases (run, key, ord, template, needs, args, options,"
+                    " added_by) VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM added_phases"
+                    " WHERE run = ?), ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (run, key) DO UPDATE SET template = excluded.template,"
+                    " needs = excluded.needs, args = excluded.args, options = excluded.options,"
+                    " added_by = excluded.added_by",
+                    row,
+                )
+            if event_rows:
+                row = self._run(
+                    conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)
+                ).fetchone()
+                last = -1 if row[0] is None else int(row[0])
+                for seq, _, _ in event_rows:
+                    if seq <= last:
+                        raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
+                    last = seq
+                self._run_many(
+                    conn,
+                    "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
+                    [(run_id, seq, kind, text) for seq, kind, text in event_rows],
+                )
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._reading() as conn:
