@@ -59,6 +59,7 @@ def ray_cluster() -> _abc.Iterator[_Any]:
             _pytest.fail("PHASEFARM_REQUIRE_RAY is set but the ray extra is not installed")
         _pytest.skip("the Ray backend needs the ray extra: pip install -e '.[dev,ray]'")
     ray.init(
+        address="local",  # never another process's cluster on this machine
         num_cpus=2,
         resources={"pool:image": 5},
         object_store_memory=100 * 2**20,

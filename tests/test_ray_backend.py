@@ -7,6 +7,7 @@ name (the session cluster puts tests/ on their PYTHONPATH).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -23,7 +24,10 @@ from phasefarm.llm import LLM, RateLimiter, build_llm
 from phasefarm.pipelines.website.job import build_flow, build_services
 from website_support import BRIEF, build_site, failures, tree
 
-pytest.importorskip("ray", reason="the Ray backend needs the ray extra: pip install -e '.[ray]'")
+if not os.environ.get("PHASEFARM_REQUIRE_RAY"):  # CI (.ci/run) installs it: never skip there
+    pytest.importorskip(
+        "ray", reason="the Ray backend needs the ray extra: pip install -e '.[ray]'"
+    )
 
 from phasefarm.backends.ray import RayBackend
 from phasefarm.backends.ray_limiter import shared_limiter
@@ -214,3 +218,38 @@ def test_a_worker_killed_mid_phase_is_retried_and_the_run_succeeds(tmp_path: Pat
     assert [e["kind"] for e in events] == ["phase.started", "phase.succeeded"]
     stored = store.load_run(result.run_id).phases["dies"]
     assert stored.status == "succeeded" and stored.output == "a retried attempt"
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_cli_website_on_ray_keeps_the_backend_for_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phasefarm.store.sqlite import SQLiteStore
+    from website_support import run_cli
+
+    db = tmp_path / "runs.db"
+    argv = ["website", BRIEF, "--out", str(tmp_path / "site"), "--pages", "1", "--images", "1"]
+    code, stdout, stderr = run_cli(
+        [*argv, "--time-scale", "0", "--backend", "ray", "--store", str(db), "--json"], capsys
+    )
+    assert code == 0, stderr
+    run_id = json.loads(stdout.strip().splitlines()[-1])["run_id"]
+    assert SQLiteStore(db).load_run(run_id).meta["backend"] == "ray"
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_cli_refuses_bad_backend_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from website_support import run_cli
+
+    argv = ["website", BRIEF, "--out", str(tmp_path / "site")]
+    for extra, message in (
+        (["--backend", "dask"], "unknown --backend 'dask'"),
+        (["--ray-address", "127.0.0.1:1"], "--ray-address needs --backend ray"),
+    ):
+        code, _, stderr = run_cli([*argv, *extra], capsys)
+        assert code == 2 and f"phasefarm: error: {message}" in stderr, stderr
+    assert not (tmp_path / "site").exists()

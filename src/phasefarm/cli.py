@@ -138,11 +138,16 @@ def run_job(
     retry_failed: bool = False,
 ) -> NoReturn:
     """Run (or resume) a job with live progress and exit 0 / 1 like DESIGN.md says."""
+    from functools import partial
+
+    from phasefarm.backends import backend_for
     from phasefarm.engine.runner import Run, run_blocking
+    from phasefarm.pipelines import job_services
     from phasefarm.store.url import open_store
 
-    store = open_store(store_url)
     meta = {**meta, "job": job}
+    backend = backend_for(meta, partial(job_services, job, meta), flow.pools)
+    store = open_store(store_url)
     reporter = _Progress(enabled=not as_json)
 
     async def close_services() -> None:
@@ -161,6 +166,7 @@ def run_job(
                 services=services,
                 retry_failed=retry_failed,
                 on_event=reporter,
+                backend=backend,
             )
         return Run(
             flow,
@@ -171,6 +177,7 @@ def run_job(
             run_id=run_id,
             on_event=reporter,
             meta=meta,
+            backend=backend,
         )
 
     try:
@@ -178,6 +185,8 @@ def run_job(
             result = run_blocking(make_run, close_services)
     finally:
         store.close()
+        if backend is not None:
+            backend.close()
     # seed-seconds only mean something where phases sleep a seed profile: a real model's
     # wall time divided by the scale would be a made-up number
     offline = meta.get("provider", "offline") == "offline"
@@ -459,8 +468,13 @@ def website(
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+    backend: str = typer.Option("local", "--backend", help="local | ray (phases as Ray tasks)."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join this Ray cluster (default: start a local one)."
+    ),
 ) -> None:
     """Build a multi-page static website from a brief (note 002) into --out."""
+    from phasefarm.backends import backend_meta
     from phasefarm.pipelines.website.commands import website_meta
     from phasefarm.pipelines.website.job import prepare
 
@@ -479,7 +493,7 @@ def website(
         max_tokens=max_tokens,
         max_cost=max_cost,
         cache=cache,
-    )
+    ) | backend_meta(backend, ray_address)
     flow, services = prepare(meta)
     run_job(
         flow,

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,20 +154,28 @@ def _portable(exc: Exception) -> Exception:
 
 
 def connect(address: str | None = None, *, pools: Mapping[str, int | None] | None = None) -> bool:
-    """Join the cluster at `address`, or start a local one; True if this call started Ray.
+    """Join the cluster at `address` ("host:port", "auto", "ray://..."), or start a new local
+    one; True if this call started Ray (then the caller shuts it down).
 
     A local cluster gets one resource `pool:<name>` per sized pool. Already connected: nothing
     to do (the caller's cluster is used as it is)."""
     if ray.is_initialized():
         return False
     if address:
+        _probe(address)
         try:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+            ray.init(
+                address=address,
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                logging_level=logging.ERROR,
+            )
         except (ConnectionError, RayError, ValueError) as exc:
             raise UsageError(f"cannot join the Ray cluster at {address!r}: {exc}") from None
         return True
     resources = {f"pool:{name}": float(size) for name, size in (pools or {}).items() if size}
     ray.init(
+        address="local",  # a cluster of our own, even if another one runs on this machine
         # Ray keeps about one idle worker process per CPU and ends the others; phases mostly
         # wait on a model, so a local cluster counts more CPUs than the machine has, sparing a
         # new worker process (about a second to start) for most phases.
@@ -174,9 +184,22 @@ def connect(address: str | None = None, *, pools: Mapping[str, int | None] | Non
         resources=resources,
         include_dashboard=False,
         log_to_driver=False,
-        configure_logging=False,
+        logging_level=logging.ERROR,
     )
     return True
+
+
+def _probe(address: str) -> None:
+    """Refuse an address nothing listens at: Ray itself would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto", a Ray client URL: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot join the Ray cluster at {address!r}: {exc.strerror or exc}"
+        ) from None
 
 
 class RayBackend:
@@ -192,6 +215,7 @@ class RayBackend:
         limiter: str | None = None,
         task_cpus: float = DEFAULT_TASK_CPUS,
         max_retries: int = 3,
+        pools: Mapping[str, int | None] | None = None,
     ) -> None:
         if task_cpus < 0:
             raise UsageError("task_cpus must be >= 0")
@@ -200,6 +224,7 @@ class RayBackend:
         self.limiter_name = limiter
         self.task_cpus = task_cpus
         self.max_retries = max_retries
+        self.pools = dict(pools or {})  # declared as resources of a cluster `start` starts
         self._started = False
         self._remote: Any = None
         self._pool_resources: set[str] = set()
@@ -210,11 +235,11 @@ class RayBackend:
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, limiter={self.limiter_name!r})"
 
-    def start(self, pools: Mapping[str, int | None] | None = None) -> None:
+    def start(self) -> None:
         """Connect (idempotent); called before the first phase is submitted."""
         if self._remote is not None:
             return
-        self._started = connect(self.address, pools=pools)
+        self._started = connect(self.address, pools=self.pools)
         resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         self._pool_resources = {name for name in resources if name.startswith("pool:")}
         self._remote = ray.remote(run_phase)
