@@ -43,7 +43,7 @@ def test_the_website_job_on_ray_builds_the_same_site(tmp_path: Path) -> None:
     assert local.status == "succeeded", failures(local)
     meta = {"out": str(tmp_path / "ray"), "pages": 2, "images": 3, "time_scale": 0.0}
     services = build_services(meta)
-    backend = RayBackend(worker_services=partial(build_services, meta))
+    backend = RayBackend(worker_services=partial(build_services, meta), task_cpus=0.25)
     flow = build_flow(services["settings"])
     result = flow.run_sync(inputs={"brief": BRIEF}, services=services, backend=backend)
     assert result.status == "succeeded", failures(result)
@@ -118,7 +118,9 @@ def test_two_runs_through_the_limiter_actor_stay_under_the_servers_limit(
             base_url=server.url,
             rpm=RPM,
         )
-        backend = RayBackend(worker_services=partial(_worker_llm, server.url), limiter=limiter_name)
+        backend = RayBackend(  # every phase of both runs at once on the 2-CPU cluster
+            worker_services=partial(_worker_llm, server.url), limiter=limiter_name, task_cpus=0.25
+        )
         try:
             return await _asking_flow(phases).run(services={"llm": llm}, backend=backend)
         finally:

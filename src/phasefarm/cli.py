@@ -545,6 +545,21 @@ def bench_ratelimit(
     raise typer.Exit(code)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    jobs: int = typer.Option(8, "--jobs", help="Website jobs at once."),
+    backends: str = typer.Option("local,ray", "--backends", help="local,ray"),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Join this cluster."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Many website jobs under one shared rate limit: local asyncio vs Ray."""
+    from phasefarm.benchmarks import scale
+
+    names = tuple(b for b in backends.split(",") if b)
+    code = scale.report(jobs=jobs, backends=names, ray_address=ray_address, as_json=as_json)
+    raise typer.Exit(code)
+
+
 @bench_app.command("website")
 def bench_website(
     time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),

@@ -31,126 +31,28 @@ What runs where:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 from ray.exceptions import RayError, RayTaskError
 
 from phasefarm import scope
-from phasefarm.backends.ray_limiter import (
-    NAMESPACE,
-    SharedBudget,
-    SharedLimiter,
-    run_budget,
-    shared_limiter,
-)
-from phasefarm.errors import BackendError, PhasefarmError, UsageError
+from phasefarm.backends.ray_limiter import NAMESPACE, SharedLimiter, run_budget, shared_limiter
+from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, run_phase
+from phasefarm.errors import BackendError, UsageError
 from phasefarm.llm.client import LLM
 from phasefarm.llm.limiter import RateLimiter
 
-__all__ = ["LLMWiring", "PhaseCall", "PhaseReport", "RayBackend", "connect", "run_phase"]
+__all__ = ["RayBackend", "connect"]
 
 # Settings a worker takes from the driver so that it reaches the same server (never a key).
 _SHARED_ENV = ("OPENAI_BASE_URL", "OPENAI_MODEL")
-DEFAULT_TASK_CPUS = 0.25  # phase bodies mostly wait on a model: four per (logical) CPU
+DEFAULT_TASK_CPUS = 1.0  # one phase per logical CPU: each keeps a warm worker process
 LOCAL_CPUS_PER_CORE = 4
-
-
-@dataclass(frozen=True)
-class LLMWiring:
-    """How a worker's LLM joins the cluster: the shared limiter and the run's budget actor."""
-
-    limiter: SharedLimiter | None  # None: nothing to share, the worker's own limiter will do
-    budget: Any  # a BudgetActor handle; None without caps (usage adds up through the events)
-    max_tokens: float | None
-    max_cost: float | None
-
-
-@dataclass(frozen=True)
-class PhaseCall:
-    """Everything a task needs besides the phase's arguments (sent by value)."""
-
-    fn: Callable[..., Any]
-    key: str
-    run_id: str
-    names: tuple[str, ...]  # parameter names, in the order of the task's positional values
-    worker_services: tuple[str, ...]  # parameters to take from `services_factory`
-    services_factory: Callable[[], Mapping[str, Any]] | None
-    wiring: Mapping[str, LLMWiring] = field(default_factory=dict)  # LLM services by name
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PhaseReport:
-    """What came out of a body besides its output: its events, and its exception if any."""
-
-    events: list[tuple[str, dict[str, Any]]]
-    error: BaseException | None = None
-
-
-def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
-    """The Ray task: run one phase body on a worker; (output, report)."""
-    os.environ.update(call.env)
-    events: list[tuple[str, dict[str, Any]]] = []
-
-    def sink(phase: str, kind: str, data: dict[str, Any]) -> None:
-        events.append((kind, dict(data)))
-
-    kwargs = dict(zip(call.names, values, strict=True))
-    built: dict[str, Any] = {}
-    if call.worker_services:
-        assert call.services_factory is not None
-        made = call.services_factory()
-        for name in call.worker_services:
-            built[name] = kwargs[name] = _join_cluster(made[name], call.wiring.get(name))
-    try:
-        with scope.phase_scope(scope.Scope(call.run_id, call.key, sink)):
-            if inspect.iscoroutinefunction(call.fn):
-                output = asyncio.run(_run_async(call.fn, kwargs, built))
-            else:
-                output = call.fn(**kwargs)
-    except Exception as exc:
-        return None, PhaseReport(events, _portable(exc))
-    return output, PhaseReport(events)
-
-
-async def _run_async(fn: Callable[..., Any], kwargs: dict[str, Any], built: dict[str, Any]) -> Any:
-    try:
-        return await fn(**kwargs)
-    finally:
-        for service in built.values():  # their HTTP clients belong to this loop
-            if isinstance(service, LLM):
-                await service.aclose()
-
-
-def _join_cluster(service: Any, wiring: LLMWiring | None) -> Any:
-    if isinstance(service, LLM) and wiring is not None:
-        if wiring.limiter is not None:
-            service.limiter = wiring.limiter
-        if wiring.budget is not None:
-            service.budget = SharedBudget(
-                wiring.budget, max_tokens=wiring.max_tokens, max_cost=wiring.max_cost
-            )
-    return service
-
-
-def _portable(exc: Exception) -> Exception:
-    """The exception itself when it survives pickling, else one of ours with its text."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        error = PhasefarmError(f"{type(exc).__name__}: {exc}")
-        error.retryable = getattr(exc, "retryable", True)
-        return error
-    return exc
 
 
 def connect(address: str | None = None, *, pools: Mapping[str, int | None] | None = None) -> bool:

@@ -170,10 +170,8 @@ class BudgetActor:
 
 
 class SharedBudget(Budget):
-    """A worker's budget: counts its own calls and adds them to the run's `BudgetActor`.
-
-    Calls from one worker reach the actor in the order they were made (Ray keeps the order of
-    one caller's calls to an actor), so the run's totals never lag behind a later check."""
+    """A worker's budget: counts its own calls and adds them to the run's `BudgetActor`
+    before the call's answer is used, so a check anywhere after that sees them."""
 
     def __init__(self, actor: Any, *, max_tokens: float | None, max_cost: float | None) -> None:
         super().__init__(max_tokens=max_tokens, max_cost=max_cost)
@@ -190,7 +188,8 @@ class SharedBudget(Budget):
 
     def add(self, phase: str, **amounts: Any) -> None:
         super().add(phase, **amounts)
-        self.actor.add.remote(phase, amounts)
+        # waited for: a check from another worker right after must see it
+        ray.get(self.actor.add.remote(phase, amounts))
 
 
 def _shared_budget(actor: Any, max_tokens: float | None, max_cost: float | None) -> SharedBudget:

@@ -6,8 +6,9 @@ all of them: one `RateLimiter` in this process for the local asyncio backend, th
 limiter actor for the Ray backend (each job its own run, all in this driver). Reported per
 backend: jobs per minute, the server's own count of requests it accepted and refused (a 429 is
 a request over the limit), the rate used (accepted requests / what the server would have
-accepted over the same window, from its log), and failed phases. Then the per-phase overhead
-of each backend on no-op phases (wide and as a chain), the same flow in both.
+accepted over the same window, from its log), and failed phases, measured on a second batch
+(the first one warms up: Ray starts worker processes, each imports the package once). Then
+the per-phase overhead of each backend on no-op phases (wide and as a chain), the same flow.
 
 The Ray backend starts a local cluster unless `--ray-address` names one (workers need the
 package and the bench's keys in `OPENAI_API_KEY`; a local cluster inherits them from here).
@@ -274,19 +275,19 @@ def report(
 
             started_ray = connect(ray_address)
         try:
-            results = [
-                run_jobs(
-                    name,
-                    jobs=jobs,
-                    keys=keys,
-                    rpm=rpm,
-                    latency=latency,
-                    pages=pages,
-                    images=images,
-                    ray_address=ray_address,
-                )
-                for name in backends
-            ]
+            settings: dict[str, Any] = {
+                "jobs": jobs,
+                "keys": keys,
+                "rpm": rpm,
+                "latency": latency,
+                "pages": pages,
+                "images": images,
+                "ray_address": ray_address,
+            }
+            results = []
+            for name in backends:
+                run_jobs(name, **settings)  # warm-up: Ray starts its worker processes here
+                results.append(run_jobs(name, **settings))
             overhead = [
                 measure_overhead(name, shape=shape, phases=overhead_phases, ray_address=ray_address)
                 for name in backends
