@@ -49,7 +49,7 @@ def test_the_website_job_on_ray_builds_the_same_site(tmp_path: Path) -> None:
     assert result.status == "succeeded", failures(result)
     assert tree(tmp_path / "ray") == tree(tmp_path / "local")
     # usage is counted on the workers and adds up in the driver's run, once per call
-    assert result.usage == local.usage
+    assert result.usage == pytest.approx(local.usage)  # floats: summed in another order
     assert result.usage["calls"] > 0
     # every phase's own events arrive between its start and its end, in order
     for key in result.phases:
@@ -74,6 +74,28 @@ def test_phase_bodies_run_in_ray_workers_and_outputs_reach_consumers() -> None:
     pid, size = result.outputs["where"]
     assert pid != os.getpid()
     assert size == len(result.outputs["payload"]) == 2 * 2**20
+
+
+def _held(folder: str, index: int) -> tuple[float, float]:
+    """Hold the phase until six have started (or 3 s passed): more than five at once show."""
+    started = time.time()  # wall clock: the phases run in different processes
+    (Path(folder) / f"started-{index}").write_text("1")
+    while len(list(Path(folder).glob("started-*"))) < 6 and time.time() < started + 3:
+        time.sleep(0.02)
+    return started, time.time()
+
+
+def test_a_sized_pool_is_a_ray_resource_across_the_cluster(tmp_path: Path) -> None:
+    # The session cluster declares pool:image = 5; the run allows 8 at once and the CPUs
+    # too, so only the Ray resource can hold the pool to 5.
+    flow = Flow("pooled", pools={"image": 8})
+    for index in range(8):
+        flow.phase(partial(_held, index=index), name=f"image{index}", pool="image")
+    result = flow.run_sync(inputs={"folder": str(tmp_path)}, backend=RayBackend(task_cpus=0.25))
+    assert result.status == "succeeded", failures(result)
+    intervals = list(result.outputs.values())
+    most = max(sum(s <= t < e for s, e in intervals) for t, _ in intervals)
+    assert 1 <= most <= 5
 
 
 # -- one limiter for the cluster ------------------------------------------------------------------

@@ -84,8 +84,11 @@ class WorkerRuntime:
             future.cancel()
             raise
 
-    def services_for(self, factory: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
-        key: bytes = cloudpickle.dumps(factory)  # type: ignore[no-untyped-call]
+    def services_for(
+        self, factory: Callable[[], Mapping[str, Any]], env: Mapping[str, str]
+    ) -> Mapping[str, Any]:
+        """What `factory` builds, with the driver's `env`: built once, then reused."""
+        key: bytes = cloudpickle.dumps((factory, dict(env)))  # type: ignore[no-untyped-call]
         made = self.services.get(key)
         if made is not None:
             self.services.move_to_end(key)
@@ -116,7 +119,7 @@ def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
     try:
         if call.worker_services:
             assert call.services_factory is not None
-            made = runtime().services_for(call.services_factory)
+            made = runtime().services_for(call.services_factory, call.env)
             for name in call.worker_services:
                 kwargs[name] = _join_cluster(made[name], call.wiring.get(name))
         if inspect.iscoroutinefunction(call.fn):
