@@ -312,8 +312,11 @@ def test_cancel_marks_running_cancelled_and_returns_promptly() -> None:
 
     async def main():
         handle = flow.start()
-        while "long_one" not in {e.phase for e in handle.run.timeline if e.kind == "phase.started"}:
-            await asyncio.sleep(0.001)
+        async with asyncio.timeout(10):
+            while "long_one" not in {
+                e.phase for e in handle.run.timeline if e.kind == "phase.started"
+            }:
+                await asyncio.sleep(0.001)
         handle.cancel()
         return await asyncio.wait_for(handle.result(), timeout=5)
 

@@ -523,7 +523,7 @@ def test_cli_resume_of_a_run_held_by_a_live_process_is_refused(tmp_path: Path):
 def test_cli_budget_stop_then_resume_with_a_larger_budget(tmp_path: Path, capsys, monkeypatch):
     """In-process CLI (same code path as the command): stop on the token cap, refuse to resume
     with the cap already spent, finish with a larger one without calling finished phases."""
-    from phasefarm.benchmarks.crash import _count_reruns, _snapshot
+    from phasefarm.benchmarks.crash import count_reruns, snapshot_store
     from phasefarm.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -561,12 +561,12 @@ def test_cli_budget_stop_then_resume_with_a_larger_budget(tmp_path: Path, capsys
     assert "--max-tokens" in err and err.count("\n") == 1
     assert snapshot(tmp_path) == before
 
-    snap = _snapshot(store, "b1")
+    snap = snapshot_store(store, "b1")
     assert snap is not None and snap.succeeded
     assert cli("resume", "b1", "--max-tokens", "1000000", *common) == 0
     final = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert final["status"] == "succeeded"
-    reruns, calls = _count_reruns(store, "b1", [snap])
+    reruns, calls, _ = count_reruns(store, "b1", [snap])
     assert (reruns, calls) == ([], 0)
     assert (tmp_path / "site" / "index.html").is_file()
 

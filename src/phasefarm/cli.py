@@ -141,7 +141,8 @@ def run_job(
     from functools import partial
 
     from phasefarm.backends import backend_for
-    from phasefarm.engine.runner import Run, run_blocking
+    from phasefarm.engine.handle import resumed_run, run_blocking
+    from phasefarm.engine.run import Run
     from phasefarm.pipelines import job_services
     from phasefarm.store.url import open_store
 
@@ -159,7 +160,7 @@ def run_job(
     def make_run() -> Run:
         if resume:
             assert run_id is not None
-            return Run.for_resume(
+            return resumed_run(
                 flow,
                 run_id,
                 store=store,

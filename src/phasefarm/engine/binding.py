@@ -19,11 +19,10 @@ from phasefarm.errors import GraphError
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
 
-__all__ = ["Binding", "Sources", "bind", "compile_flow", "hashed_values", "kwargs"]
+__all__ = ["Binding", "Sources", "bind", "compile_flow", "hashed_values", "kwargs", "value"]
 
 # where a parameter's value comes from
 CTX, ARG, OUTPUT, INPUT, SERVICE = "ctx", "arg", "output", "input", "service"
-HASHED = (OUTPUT, INPUT, ARG)  # what a checkpoint's input hash covers (services are not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +91,30 @@ def bind(
 
 def kwargs(binding: Binding, sources: Sources, ctx: Any) -> dict[str, Any]:
     """The keyword arguments of one call of the phase body."""
-    out: dict[str, Any] = {}
-    for param, source in binding.params:
-        if source == OUTPUT:
-            out[param] = sources.outputs[param]
-        elif source == ARG:
-            out[param] = binding.args[param]
-        elif source == INPUT:
-            out[param] = sources.inputs[param]
-        elif source == SERVICE:
-            out[param] = sources.services[param]
-        else:
-            out[param] = ctx
-    return out
+    return {param: value(binding, sources, param, source, ctx) for param, source in binding.params}
 
 
 def hashed_values(binding: Binding, sources: Sources) -> dict[str, Any]:
-    """What the phase receives that its checkpoint's input hash covers."""
-    hashed = {param for param, source in binding.params if source in HASHED}
-    return {p: v for p, v in kwargs(binding, sources, None).items() if p in hashed}
+    """What the phase receives that its checkpoint's input hash covers: not services (clients,
+    locks, folders) and not the phase context."""
+    return {
+        param: value(binding, sources, param, source, None)
+        for param, source in binding.params
+        if source not in (SERVICE, CTX)
+    }
+
+
+def value(binding: Binding, sources: Sources, param: str, source: str, ctx: Any) -> Any:
+    """The value parameter `param` receives from `source`."""
+    if source == OUTPUT:
+        return sources.outputs[param]
+    if source == ARG:
+        return binding.args[param]
+    if source == INPUT:
+        return sources.inputs[param]
+    if source == SERVICE:
+        return sources.services[param]
+    return ctx
 
 
 def compile_flow(

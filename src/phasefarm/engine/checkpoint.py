@@ -16,9 +16,12 @@ import asyncio
 import collections
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
-from phasefarm.engine.events import Timeline
-from phasefarm.store.base import AddedPhase, PhaseRow, RunStore
+from phasefarm.engine.events import Event, Timeline
+from phasefarm.engine.result import PhaseRecord
+from phasefarm.store.base import AddedPhase, PhaseRow, RunStore, usage_json
+from phasefarm.store.codec import encode
 from phasefarm.store.writer import Batch, CheckpointWriter
 
 __all__ = ["CLOSE_TIMEOUT_S", "Checkpoints"]
@@ -48,13 +51,29 @@ class Checkpoints:
         self._sent = 0  # events handed to the writer
         self._scheduled = False
         self._closed = False
+        # One batch with the writer at a time: what arrives meanwhile waits on this side and
+        # goes with the next commit (no lock or thread wake-up per turn of the loop).
+        self._writer_busy = False
         # (batch number, events durable once it is committed, its phase records), in order
         self._in_flight: collections.deque[tuple[int, int, int]] = collections.deque()
         self._writer = CheckpointWriter(store, run_id, self._committed_in_thread)
 
     # -- what the run hands over ------------------------------------------------------------
 
-    def phase(self, row: PhaseRow) -> None:
+    def phase(self, record: PhaseRecord, output: Any, input_hash: str | None) -> None:
+        """Queue a phase record; CheckpointValueError if its output cannot be written (raised
+        here, on the run's thread, so that phase fails and nothing else)."""
+        row = PhaseRow(
+            record.key,
+            record.status,
+            record.attempts,
+            record.started,
+            record.finished,
+            None if output is None else encode(output),
+            record.error,
+            input_hash,
+            usage_json(record.usage),
+        )
         self._batch.phases.append(row)
         self.schedule()
 
@@ -70,16 +89,17 @@ class Checkpoints:
 
     def _submit(self) -> None:
         self._scheduled = False
-        if self._closed:
+        if self._closed or self._writer_busy:
             return
         end = len(self._timeline)
         batch = self._batch
-        batch.events.extend(self._timeline[self._sent : end])
+        batch.events.extend(latest_progress_only(self._timeline[self._sent : end]))
         if not batch:
             return
         self._batch = Batch()
         self._sent = end
         number = self._writer.submit(batch)
+        self._writer_busy = True
         self._in_flight.append((number, end, len(batch.phases)))
 
     # -- what the writer reports --------------------------------------------------------------
@@ -100,6 +120,8 @@ class Checkpoints:
         while self._in_flight and self._in_flight[0][0] <= count:
             _, durable, phases = self._in_flight.popleft()
             records += phases
+        self._writer_busy = False
+        self._submit()  # what arrived during that commit
         if durable >= 0:
             self._on_durable(durable, records)
 
@@ -107,6 +129,23 @@ class Checkpoints:
         """Write everything emitted so far, wait for it (blocking), stop the writer: None,
         or the store's error. The run's whole timeline is durable after None."""
         if not self._closed:
+            self._writer_busy = False  # the writer queues it behind the batch it is writing
             self._submit()
             self._closed = True
         return self._writer.close(CLOSE_TIMEOUT_S)
+
+
+def latest_progress_only(events: list[Event]) -> list[Event]:
+    """`events` without the `progress` events that a later one in the list supersedes.
+
+    A progress event is a snapshot (done, total) that the phase records also give, one per
+    phase end: storing only the latest of each group saves a quarter of the rows a run writes.
+    Observers still get every one of them."""
+    last = -1
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].kind == "progress":
+            last = index
+            break
+    if last < 0:
+        return events
+    return [e for i, e in enumerate(events) if e.kind != "progress" or i == last]

@@ -24,7 +24,7 @@ from phasefarm.store.base import AddedPhase
 if TYPE_CHECKING:
     from phasefarm.engine.run import Run
 
-__all__ = ["TEMPLATE_OPTIONS", "add_phase", "advance_map"]
+__all__ = ["TEMPLATE_OPTIONS", "add_again", "add_phase", "advance_map", "new_record"]
 
 TEMPLATE_OPTIONS = frozenset({"pool", "retries", "timeout", "priority", "estimate"})
 
@@ -139,6 +139,21 @@ def add_phase(
     if not settled and persist:
         run.pump()
     return key
+
+
+def add_again(run: Run, added: Sequence[AddedPhase]) -> None:
+    """A resumed run: the phases added during its earlier executions, first, in their order."""
+    for phase in added:
+        add_phase(
+            run,
+            phase.added_by,
+            phase.template,
+            phase.key,
+            phase.needs,
+            phase.args,
+            phase.options,
+            persist=False,
+        )
 
 
 def new_record(run: Run, key: str) -> PhaseRecord:

@@ -416,11 +416,18 @@ class Flow:
         services: Iterable[str] = (),
         pools: Mapping[str, int] | None = None,
     ) -> None:
-        """Raise GraphError for any unknown dependency or pool. `inputs=None` skips the
-        check of names that are not phases (plan() does not know the inputs)."""
+        """Raise GraphError for any unknown dependency or pool, or an input named like a phase
+        or a service. `inputs=None` skips the check of names that are not phases (plan() does
+        not know the inputs)."""
         all_pools = {**self.pools, **(pools or {})}
         available: set[str] = set()
         if inputs is not None:
+            inputs, services = list(inputs), list(services)
+            for name in inputs:
+                if name in self.phases:
+                    raise GraphError(f"input {name!r} has the same name as a phase")
+                if name in services:
+                    raise GraphError(f"{name!r} is given both as an input and as a service")
             available = {*self.phases, *inputs, *services, CONTEXT_PARAM}
         for spec in [*self.phases.values(), *self.templates.values()]:
             if spec.pool not in all_pools:
@@ -463,10 +470,9 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunHandle:
         """Start a run in the running event loop and return its handle at once."""
-        from phasefarm.engine.handle import RunHandle
-        from phasefarm.engine.run import Run
+        from phasefarm.engine.handle import RunHandle, new_run
 
-        return RunHandle(Run.create(self, dict(inputs or {}), options))
+        return RunHandle(new_run(self, dict(inputs or {}), options))
 
     async def run(
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
@@ -478,23 +484,20 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunResult:
         """`run()` in a fresh event loop; Ctrl-C cancels the run and returns its result."""
-        from phasefarm.engine.handle import run_blocking
-        from phasefarm.engine.run import Run
+        from phasefarm.engine.handle import new_run, run_blocking
 
-        return run_blocking(lambda: Run.create(self, dict(inputs or {}), options))
+        return run_blocking(lambda: new_run(self, dict(inputs or {}), options))
 
     async def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
         """Run again what did not finish in a stored run; finished phases are reused."""
-        from phasefarm.engine.handle import RunHandle
-        from phasefarm.engine.run import Run
+        from phasefarm.engine.handle import RunHandle, resumed_run
 
-        return await RunHandle(Run.for_resume(self, run_id, **options)).result()
+        return await RunHandle(resumed_run(self, run_id, **options)).result()
 
     def resume_sync(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
-        from phasefarm.engine.handle import run_blocking
-        from phasefarm.engine.run import Run
+        from phasefarm.engine.handle import resumed_run, run_blocking
 
-        return run_blocking(lambda: Run.for_resume(self, run_id, **options))
+        return run_blocking(lambda: resumed_run(self, run_id, **options))
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, phases={len(self.phases)})"

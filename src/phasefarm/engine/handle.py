@@ -3,14 +3,62 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from phasefarm.engine.events import Event
+from phasefarm.engine.reporting import EventCallback
 from phasefarm.engine.result import RunResult
 from phasefarm.engine.run import Run
+from phasefarm.errors import StoreRefused
 
-__all__ = ["RunHandle", "run_blocking"]
+if TYPE_CHECKING:
+    from phasefarm.engine.backend import Backend
+    from phasefarm.engine.flow import Flow
+    from phasefarm.store.base import RunStore
+
+__all__ = ["RunHandle", "new_run", "resumed_run", "run_blocking"]
+
+
+def new_run(flow: Flow, inputs: dict[str, Any], options: Mapping[str, Any]) -> Run:
+    """A fresh run from `Flow.start/run/run_sync`'s options (RunOptions)."""
+    opts = dict(options)
+    for name in ("services", "pools", "meta"):
+        if opts.get(name) is not None:
+            opts[name] = dict(opts[name])
+    return Run(flow, inputs=inputs, **opts)
+
+
+def resumed_run(
+    flow: Flow,
+    run_id: str,
+    *,
+    store: RunStore,
+    services: Mapping[str, Any] | None = None,
+    retry_failed: bool = False,
+    on_event: EventCallback | None = None,
+    mode: str | None = None,
+    pools: Mapping[str, int] | None = None,
+    backend: Backend | None = None,
+) -> Run:
+    """The stored run `run_id` of `flow`, ready to execute again (see resume.py)."""
+    stored = store.load_run(run_id)
+    if stored.flow != flow.name:
+        raise StoreRefused(f"run {run_id!r} belongs to flow {stored.flow!r}, not {flow.name!r}")
+    return Run(
+        flow,
+        inputs=dict(stored.inputs),
+        mode=mode or stored.mode,
+        services=dict(services or {}),
+        pools=dict(pools or {}),
+        store=store,
+        run_id=run_id,
+        on_event=on_event,
+        meta=dict(stored.meta),
+        stored=stored,
+        retry_failed=retry_failed,
+        backend=backend,
+    )
 
 
 class RunHandle:

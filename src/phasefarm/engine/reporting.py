@@ -21,16 +21,13 @@ EventCallback = Callable[[Event], None]
 
 
 class Reporter:
-    def __init__(self, run_id: str, first_seq: int) -> None:
+    def __init__(self, run_id: str, first_seq: int, callback: EventCallback | None) -> None:
         self.timeline = Timeline(run_id, first_seq)
-        self.callbacks: list[EventCallback] = []
+        self.callbacks: list[EventCallback] = [callback] if callback else []
         self._subscribers: list[asyncio.Queue[Event | None]] = []
+        self.listening = bool(self.callbacks)  # anyone to report to
         self._reported = 0  # events of the timeline reported so far
         self._closed = False
-
-    @property
-    def listening(self) -> bool:
-        return bool(self.callbacks or self._subscribers)
 
     def report(self, upto: int) -> None:
         """Tell observers about the timeline's events before index `upto`, in order."""
@@ -56,6 +53,7 @@ class Reporter:
             queue.put_nowait(None)
         else:
             self._subscribers.append(queue)
+            self.listening = True
         return queue
 
     def close(self) -> None:

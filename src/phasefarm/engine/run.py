@@ -28,12 +28,10 @@ from phasefarm.engine.checkpoint import Checkpoints
 from phasefarm.engine.events import Event, frozen
 from phasefarm.engine.phase_task import describe, run_phase
 from phasefarm.engine.reporting import EventCallback, Reporter
-from phasefarm.engine.result import PhaseRecord, RunResult
+from phasefarm.engine.result import PhaseRecord, RunResult, run_outcome
 from phasefarm.engine.scheduler import MODES, Scheduler
-from phasefarm.errors import CheckpointValueError, GraphError, StoreError, StoreRefused, UsageError
+from phasefarm.errors import CheckpointValueError, StoreError, UsageError
 from phasefarm.scope import add_usage
-from phasefarm.store.base import PhaseRow, usage_json
-from phasefarm.store.codec import encode
 
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
@@ -72,11 +70,6 @@ class Run:
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r} (choose {', '.join(MODES)})")
         services = services or {}
-        for name in inputs:
-            if name in flow.phases:
-                raise GraphError(f"input {name!r} has the same name as a phase")
-            if name in services:
-                raise GraphError(f"{name!r} is given both as an input and as a service")
         flow.validate(inputs.keys(), services.keys(), pools)
         self.flow = flow
         self.flow_name = flow.name
@@ -108,9 +101,8 @@ class Run:
         self.items: dict[str, list[str]] = {}  # map key -> its item keys once expanded
         self.adds: dict[str, int] = {}  # adder -> phases it added without a key
         # unique across executions of one run
-        self.reporter = Reporter(self.run_id, 0 if stored is None else stored.last_seq + 1)
-        if on_event is not None:
-            self.reporter.callbacks.append(on_event)
+        first_seq = 0 if stored is None else stored.last_seq + 1
+        self.reporter = Reporter(self.run_id, first_seq, on_event)
         self.timeline = self.reporter.timeline
         self.result: RunResult | None = None
         self.t0 = time.perf_counter()
@@ -130,58 +122,7 @@ class Run:
             self.usage, self.earlier_usage = resume.earlier_usage(stored, store)
             for key, record in self.records.items():
                 record.usage = dict(self.earlier_usage.get(key) or {})
-            for added in stored.added:
-                expand.add_phase(
-                    self,
-                    added.added_by,
-                    added.template,
-                    added.key,
-                    added.needs,
-                    added.args,
-                    added.options,
-                    persist=False,
-                )
-
-    @classmethod
-    def create(cls, flow: Flow, inputs: dict[str, Any], options: Mapping[str, Any]) -> Run:
-        """A fresh run from `Flow.start/run/run_sync`'s options (RunOptions)."""
-        opts = dict(options)
-        for name in ("services", "pools", "meta"):
-            if opts.get(name) is not None:
-                opts[name] = dict(opts[name])
-        return cls(flow, inputs=inputs, **opts)
-
-    @classmethod
-    def for_resume(
-        cls,
-        flow: Flow,
-        run_id: str,
-        *,
-        store: RunStore,
-        services: Mapping[str, Any] | None = None,
-        retry_failed: bool = False,
-        on_event: EventCallback | None = None,
-        mode: str | None = None,
-        pools: Mapping[str, int] | None = None,
-        backend: Backend | None = None,
-    ) -> Run:
-        stored = store.load_run(run_id)
-        if stored.flow != flow.name:
-            raise StoreRefused(f"run {run_id!r} belongs to flow {stored.flow!r}, not {flow.name!r}")
-        return cls(
-            flow,
-            inputs=dict(stored.inputs),
-            mode=mode or stored.mode,
-            services=dict(services or {}),
-            pools=dict(pools or {}),
-            store=store,
-            run_id=run_id,
-            on_event=on_event,
-            meta=dict(stored.meta),
-            stored=stored,
-            retry_failed=retry_failed,
-            backend=backend,
-        )
+            expand.add_again(self, stored.added)
 
     # -- executing ------------------------------------------------------------------------
 
@@ -361,19 +302,10 @@ class Run:
         if self.checkpoints is None:
             return
         hashed = record.status in ("succeeded", "failed")
-        row = PhaseRow(
-            record.key,
-            record.status,
-            record.attempts,
-            record.started,
-            record.finished,
-            None if output is None else encode(output),
-            record.error,
-            resume.checkpoint_hash(self.bindings[record.key], self.sources) if hashed else None,
-            usage_json(record.usage),
-        )
+        binding = self.bindings[record.key]
+        input_hash = resume.checkpoint_hash(binding, self.sources) if hashed else None
+        self.checkpoints.phase(record, output, input_hash)
         self.uncommitted += 1
-        self.checkpoints.phase(row)
 
     def _durable(self, events: int, records: int) -> None:
         """The writer committed: `events` of the timeline and `records` more phase records."""
@@ -398,18 +330,8 @@ class Run:
     def _finalize(self) -> RunResult:
         if self.result is not None:
             return self.result
-        executed = [r for r in self.records.values() if not r.restored and r.started is not None]
-        elapsed = 0.0
-        if executed:
-            end = max((r.finished or r.started or 0.0) for r in executed)
-            elapsed = end - min(r.started or 0.0 for r in executed)
-        statuses = {r.status for r in self.records.values()}
-        if self.cancelled or self.stop_reason is not None:
-            status = "cancelled"
-        elif statuses & {"failed", "skipped", "cancelled", "pending"}:
-            status = "failed"
-        else:
-            status = "succeeded"
+        stopped = self.cancelled or self.stop_reason is not None
+        status, elapsed = run_outcome(self.records.values(), stopped)
         self.emit(
             "run.finished",
             None,
@@ -440,16 +362,16 @@ class Run:
         self.reporter.report(len(self.timeline))
         self.reporter.close()
         self.result = RunResult(
-            run_id=self.run_id,
-            flow=self.flow.name,
-            mode=self.mode,
-            status=status,
-            phases=self.records,
-            outputs=self.outputs,
-            timeline=self.timeline,
-            usage=self.usage,
-            elapsed_s=elapsed,
-            stop_reason=self.stop_reason,
+            self.run_id,
+            self.flow.name,
+            self.mode,
+            status,
+            self.records,
+            self.outputs,
+            self.timeline,
+            self.usage,
+            elapsed,
+            self.stop_reason,
         )
         return self.result
 

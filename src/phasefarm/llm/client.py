@@ -258,11 +258,14 @@ class LLM:
         try:
             result = await call(lease.key_id)
         except RateLimited as exc:
+            scope.emit("usage", calls=1, failed_calls=1)  # a call made, and failed: counted
             await self.limiter.release(
                 lease, used_tokens=0, rate_limited=True, retry_after=exc.retry_after
             )
             raise
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                scope.emit("usage", calls=1, failed_calls=1)
             await self.limiter.release(lease, ok=False)
             raise
         await self.limiter.release(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreError, StoreRefused
+from phasefarm.errors import StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -27,15 +27,40 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, PhaseRow, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    BatchWrites,
+    PhaseRow,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+)
 from phasefarm.store.memory import (
+    check_increasing,
     decode_added,
     event_json,
+    event_seq,
+    phase_values,
     summary_status,
     total_from_progress,
 )
 
-__all__ = ["Migration", "SQLRunStore", "migrations", "split_statements"]
+__all__ = [
+    "PHASE_COLUMNS",
+    "PHASE_UPSERT",
+    "Migration",
+    "SQLRunStore",
+    "migrations",
+    "split_statements",
+]
+
+PHASE_COLUMNS = "run, key, status, attempts, started, finished, output, error, input_hash, usage"
+PHASE_UPSERT = (
+    "ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
+    " attempts = excluded.attempts, started = excluded.started, finished = excluded.finished,"
+    " output = excluded.output, error = excluded.error, input_hash = excluded.input_hash,"
+    " usage = excluded.usage"
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +110,7 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-class SQLRunStore:
+class SQLRunStore(BatchWrites):
     """Protocol methods over a DB-API-like connection; see the subclasses for the rest."""
 
     where: str  # the store, for messages: a file path or a URL without its password
@@ -244,16 +269,6 @@ class SQLRunStore:
         """On close: runs acquired through this object are executed here no more."""
         drop_claims(self._claimant)
 
-    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
-
-    def save_added(self, run_id: str, added: AddedPhase) -> None:
-        self.save_batch(run_id, (), [added], ())
-
-    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        if events:
-            self.save_batch(run_id, (), (), events)
-
     def save_batch(
         self,
         run_id: str,
@@ -261,7 +276,7 @@ class SQLRunStore:
         added: Sequence[AddedPhase],
         events: Sequence[Mapping[str, Any]],
     ) -> None:
-        event_rows = [event_json(run_id, e) for e in events]
+        seqs = [event_seq(run_id, e) for e in events]
         added_rows = [
             (
                 run_id,
@@ -278,31 +293,7 @@ class SQLRunStore:
         with self._transaction() as conn:
             self._require_run(conn, run_id)
             if phases:
-                self._run_many(
-                    conn,
-                    "INSERT INTO phases (run, key, status, attempts, started, finished, output,"
-                    " error, input_hash, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
-                    " attempts = excluded.attempts, started = excluded.started,"
-                    " finished = excluded.finished, output = excluded.output,"
-                    " error = excluded.error, input_hash = excluded.input_hash,"
-                    " usage = excluded.usage",
-                    [
-                        (
-                            run_id,
-                            p.key,
-                            p.status,
-                            p.attempts,
-                            p.started,
-                            p.finished,
-                            p.output,
-                            p.error,
-                            p.input_hash,
-                            p.usage,
-                        )
-                        for p in phases
-                    ],
-                )
+                self._insert_phases(conn, run_id, phases)
                 self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
             for row in added_rows:  # one by one: each takes the next `ord`
                 self._run(
@@ -315,20 +306,27 @@ class SQLRunStore:
                     " added_by = excluded.added_by",
                     row,
                 )
-            if event_rows:
+            if seqs:
                 row = self._run(
                     conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)
                 ).fetchone()
-                last = -1 if row[0] is None else int(row[0])
-                for seq, _, _ in event_rows:
-                    if seq <= last:
-                        raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                    last = seq
-                self._run_many(
-                    conn,
-                    "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
-                    [(run_id, seq, kind, text) for seq, kind, text in event_rows],
-                )
+                check_increasing(run_id, seqs, -1 if row[0] is None else int(row[0]))
+                self._insert_events(conn, run_id, events)
+
+    def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:
+        self._run_many(
+            conn,
+            f"INSERT INTO phases ({PHASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" {PHASE_UPSERT}",
+            [(run_id, *phase_values(p)) for p in phases],
+        )
+
+    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        self._run_many(
+            conn,
+            "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
+            [(run_id, *event_json(run_id, e)) for e in events],
+        )
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._reading() as conn:

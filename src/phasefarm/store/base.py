@@ -21,6 +21,7 @@ from phasefarm.scope import add_usage
 
 __all__ = [
     "AddedPhase",
+    "BatchWrites",
     "PhaseRow",
     "RunStore",
     "RunSummary",
@@ -79,7 +80,7 @@ class PhaseRow:
 def usage_json(usage: Mapping[str, float]) -> str:
     import json
 
-    return json.dumps({k: float(v) for k, v in usage.items()})
+    return json.dumps({k: float(v) for k, v in usage.items()}) if usage else "{}"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,29 @@ def usage_so_far(
             if value > totals.get(name, 0.0):
                 totals[name] = value
     return {key: totals for key, totals in spent.items() if totals}
+
+
+class BatchWrites:
+    """The single writes of `RunStore`, each as a one-item `save_batch` (a transaction)."""
+
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        raise NotImplementedError
+
+    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
+        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
+
+    def save_added(self, run_id: str, added: AddedPhase) -> None:
+        self.save_batch(run_id, (), [added], ())
+
+    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.save_batch(run_id, (), (), events)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,14 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, PhaseRow, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    BatchWrites,
+    PhaseRow,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -87,12 +94,51 @@ def decode_added(text: str) -> AddedPhase:
     )
 
 
-def event_json(run_id: str, event: Mapping[str, Any]) -> tuple[int, str, str]:
-    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
+# made once: json.dumps with options builds an encoder per call, a third of the cost of
+# checkpointing an event (`phasefarm bench overhead`, store rows); an encoder holds no state
+_EVENT_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def event_seq(run_id: str, event: Mapping[str, Any]) -> int:
+    """An event's seq; StoreError if it has no integer seq >= 0."""
     seq = event.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise StoreError(f"event of run {run_id} has no integer seq >= 0: {event!r:.120}")
-    return seq, str(event.get("kind", "")), json.dumps(event, default=str, ensure_ascii=False)
+    return seq
+
+
+def check_increasing(run_id: str, seqs: Sequence[int], last: int) -> None:
+    """StoreError unless `seqs` increase, all after `last` (the run's last stored seq)."""
+    for seq in seqs:
+        if seq <= last:
+            raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
+        last = seq
+
+
+def phase_values(p: PhaseRow) -> tuple[Any, ...]:
+    """A phase row's values in the order of the phases table's columns (after `run`)."""
+    return (
+        p.key,
+        p.status,
+        p.attempts,
+        p.started,
+        p.finished,
+        p.output,
+        p.error,
+        p.input_hash,
+        p.usage,
+    )
+
+
+def event_json(run_id: str, event: Mapping[str, Any]) -> tuple[int, str, str]:
+    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
+    seq = event_seq(run_id, event)
+    return seq, str(event.get("kind", "")), events_json(event)
+
+
+def events_json(value: Any) -> str:
+    """JSON text of an event or a list of events (values JSON cannot hold become strings)."""
+    return _EVENT_ENCODER.encode(value)
 
 
 def summary_status(status: str, lock: str | None) -> str:
@@ -117,7 +163,7 @@ def total_from_progress(progress_json: str | None, recorded: int) -> int:
     return total
 
 
-class MemoryStore:
+class MemoryStore(BatchWrites):
     """A RunStore in a dict. Thread-safe; lives as long as the object."""
 
     def __init__(self) -> None:
@@ -215,15 +261,6 @@ class MemoryStore:
         finally:
             release_in_process(self._database_id, run_id)
 
-    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
-
-    def save_added(self, run_id: str, added: AddedPhase) -> None:
-        self.save_batch(run_id, (), [added], ())
-
-    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        self.save_batch(run_id, (), (), events)
-
     def save_batch(
         self,
         run_id: str,
@@ -236,21 +273,10 @@ class MemoryStore:
         with self._mutex:
             run = self._run(run_id)
             last = run.events[-1][0] if run.events else -1
-            for seq, _, _ in event_rows:  # checked before anything changes: all or nothing
-                if seq <= last:
-                    raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                last = seq
+            # checked before anything changes: all or nothing
+            check_increasing(run_id, [seq for seq, _, _ in event_rows], last)
             for p in phases:
-                run.phases[p.key] = _Phase(
-                    p.status,
-                    p.attempts,
-                    p.started,
-                    p.finished,
-                    p.output,
-                    p.error,
-                    p.input_hash,
-                    p.usage,
-                )
+                run.phases[p.key] = _Phase(*phase_values(p)[1:])
             if phases:
                 run.updated = time.time()
             run.added.update(added_texts)
