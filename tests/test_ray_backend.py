@@ -65,15 +65,33 @@ async def _payload() -> bytes:
     return b"x" * (2 * 2**20)  # large: it stays in the object store, passed by reference
 
 
+async def _parts() -> list[int]:
+    return [1, 2, 3]
+
+
+async def _chunk(item: int) -> bytes:
+    return bytes([item]) * 2**20
+
+
+async def _total(chunk: list[bytes]) -> list[int]:
+    return [c[0] for c in chunk]
+
+
 def test_phase_bodies_run_in_ray_workers_and_outputs_reach_consumers() -> None:
     flow = Flow("where")
     flow.phase(_payload, name="payload")
     flow.phase(_where, name="where", needs=["payload"])
-    result = flow.run_sync(backend=RayBackend())
+    flow.phase(_parts, name="parts")
+    flow.map("parts", name="chunk")(_chunk)
+    flow.phase(_total, name="total", needs=["chunk"])
+    result = flow.run_sync(backend=RayBackend(task_cpus=0.25))
     assert result.status == "succeeded", failures(result)
     pid, size = result.outputs["where"]
     assert pid != os.getpid()
     assert size == len(result.outputs["payload"]) == 2 * 2**20
+    # a map's items reach their consumer as a list, in item order, from the object store
+    assert result.outputs["chunk"] == [bytes([i]) * 2**20 for i in (1, 2, 3)]
+    assert result.outputs["total"] == [1, 2, 3]
 
 
 def _held(folder: str, index: int) -> tuple[float, float]:

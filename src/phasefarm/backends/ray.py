@@ -42,7 +42,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from phasefarm import scope
 from phasefarm.backends.ray_limiter import NAMESPACE, SharedLimiter, run_budget, shared_limiter
-from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, run_phase
+from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, RefList, run_phase
 from phasefarm.errors import BackendError, UsageError
 from phasefarm.llm.client import LLM
 from phasefarm.llm.limiter import RateLimiter
@@ -214,8 +214,16 @@ class RayBackend:
         return output
 
     def _by_reference(self, value: Any) -> Any:
+        """The object reference of an output fetched before; for a list of such outputs (a
+        map's items, as a consumer gets them), a `RefList` the worker resolves."""
         known = self._refs.get(id(value))
-        return known[1] if known is not None and known[0] is value else value
+        if known is not None and known[0] is value:
+            return known[1]
+        if type(value) is list and value:
+            refs = [self._refs.get(id(item)) for item in value]
+            if all(r is not None and r[0] is item for r, item in zip(refs, value, strict=True)):
+                return RefList([r[1] for r in refs if r is not None])
+        return value
 
     def _wire(self, run_id: str, llm: LLM) -> LLMWiring:
         """The cluster's shared limiter and the run's shared budget, for this driver LLM."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import ray
 from ray import cloudpickle
 
 from phasefarm import scope
@@ -27,7 +28,15 @@ from phasefarm.backends.ray_limiter import SharedBudget, SharedLimiter
 from phasefarm.errors import PhasefarmError
 from phasefarm.llm.client import LLM
 
-__all__ = ["LLMWiring", "PhaseCall", "PhaseReport", "WorkerRuntime", "run_phase", "runtime"]
+__all__ = [
+    "LLMWiring",
+    "PhaseCall",
+    "PhaseReport",
+    "RefList",
+    "WorkerRuntime",
+    "run_phase",
+    "runtime",
+]
 
 KEEP_SERVICES = 4  # services of this many runs stay built in a worker process
 
@@ -54,6 +63,13 @@ class PhaseCall:
     services_factory: Callable[[], Mapping[str, Any]] | None
     wiring: Mapping[str, LLMWiring] = field(default_factory=dict)  # LLM services by name
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefList:
+    """A list argument whose items are outputs in the object store: fetched on the worker."""
+
+    refs: list[Any]
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,10 @@ def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
     def sink(phase: str, kind: str, data: dict[str, Any]) -> None:
         events.append((kind, dict(data)))
 
-    kwargs = dict(zip(call.names, values, strict=True))
+    kwargs = {
+        name: ray.get(value.refs) if isinstance(value, RefList) else value
+        for name, value in zip(call.names, values, strict=True)
+    }
     here = scope.Scope(call.run_id, call.key, sink)
     try:
         if call.worker_services:
