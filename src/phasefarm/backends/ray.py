@@ -7,14 +7,15 @@ What runs where:
 
 - the driver (the process that called `Flow.run`) keeps the scheduler, the run's records, the
   checkpoint store and the event timeline; for each phase it submits one Ray task and awaits it;
-- the task (`run_phase`, on any worker of the cluster) fills the phase's parameters, runs the
-  body (an async body in an event loop of its own) and returns two objects: the output, and a
+- the task (`ray_worker.run_phase`, on any worker of the cluster) fills the phase's
+  parameters, runs the body (an async one on the worker process's long-lived event loop) and
+  returns two objects: the output, and a
   report (the custom events the body emitted, in order, and the exception if it raised). The
   driver re-emits the events into the run, so usage adds up in the run's totals, the store and
   the live view, phase by phase in order;
 - outputs stay in Ray's object store: the driver fetches each once (to checkpoint it), and a
-  phase that consumes it gets the object reference as its task argument, so a worker reads it
-  from the object store and it is not sent through the driver a second time;
+  phase that consumes it (or a map's items, as a list) gets the object references as its task
+  arguments, so a worker reads them from the object store, not sent through the driver again;
 - services are sent to the task by value (pickled), except an `LLM`: its connections and
   limiter cannot travel, so the task builds its services with `worker_services` (a picklable
   function, e.g. the website job's `build_services(meta)`) and its LLMs get the cluster's
