@@ -116,6 +116,26 @@ def test_a_sized_pool_is_a_ray_resource_across_the_cluster(tmp_path: Path) -> No
     assert 1 <= most <= 5
 
 
+async def _implement(path: str) -> tuple[str, int]:
+    return path, os.getpid()
+
+
+async def _concept(ctx: Any) -> int:
+    ctx.add_phase("implement", key="implement[a.js]", args={"path": "a.js"})
+    return os.getpid()
+
+
+def test_a_phase_with_a_context_runs_in_the_driver_and_adds_phases_to_the_cluster() -> None:
+    flow = Flow("adds")
+    flow.template(_implement, name="implement")
+    flow.phase(_concept, name="concept")
+    result = flow.run_sync(backend=RayBackend(task_cpus=0.25))
+    assert result.status == "succeeded", failures(result)
+    assert result.outputs["concept"] == os.getpid()
+    path, pid = result.outputs["implement[a.js]"]
+    assert path == "a.js" and pid != os.getpid()
+
+
 # -- one limiter for the cluster ------------------------------------------------------------------
 
 RPM = 60  # per key, at the server and in our limiter

@@ -24,6 +24,8 @@ What runs where:
 - a pool with a size maps to the Ray resource `pool:<name>` when the cluster has it (a cluster
   this backend starts declares one per pool of the run), so the pool is also enforced across
   every run on the cluster;
+- a phase that takes `ctx` runs in the driver: its context reaches into the driver's run
+  (`ctx.add_phase`); the phases it adds run on the cluster;
 - when a worker process dies mid-phase, Ray runs the task again (`max_retries`, system failures
   only: an exception raised by the body is the engine's to retry); the driver records the
   phase once, when the task finally returns.
@@ -44,6 +46,8 @@ from ray.exceptions import RayError, RayTaskError
 from phasefarm import scope
 from phasefarm.backends.ray_limiter import NAMESPACE, SharedLimiter, run_budget, shared_limiter
 from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, RefList, run_phase
+from phasefarm.engine.backend import LocalBackend
+from phasefarm.engine.flow import CONTEXT_PARAM
 from phasefarm.errors import BackendError, UsageError
 from phasefarm.llm.client import LLM
 from phasefarm.llm.limiter import RateLimiter
@@ -134,6 +138,7 @@ class RayBackend:
         # outputs fetched from the object store, by identity: a consumer gets the reference
         self._refs: dict[int, tuple[Any, Any]] = {}
         self._wiring: dict[tuple[str, int], LLMWiring] = {}
+        self._here = LocalBackend()
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, limiter={self.limiter_name!r})"
@@ -166,6 +171,8 @@ class RayBackend:
         """Run one phase body as a Ray task and return its output (its events re-emitted).
 
         The phase is the current one (`phasefarm.scope`); `is_async` is read on the worker."""
+        if CONTEXT_PARAM in kwargs:  # its context adds phases to this driver's run: run here
+            return await self._here.call(fn, dict(kwargs), is_async, pool)
         self.start()
         current = scope.current_scope()
         run_id, key = (current.run_id, current.phase) if current is not None else ("-", "-")
@@ -189,14 +196,18 @@ class RayBackend:
             env={k: os.environ[k] for k in _SHARED_ENV if k in os.environ},
         )
         resources = {f"pool:{pool}": 1.0} if f"pool:{pool}" in self._pool_resources else {}
-        output_ref, report_ref = self._remote.options(
-            num_returns=2,
-            num_cpus=self.task_cpus,
-            resources=resources,
-            max_retries=self.max_retries,
-            retry_exceptions=False,
-            name=f"phase:{key}",
-        ).remote(call, *values)
+        try:
+            output_ref, report_ref = self._remote.options(
+                num_returns=2,
+                num_cpus=self.task_cpus,
+                resources=resources,
+                max_retries=self.max_retries,
+                retry_exceptions=False,
+                name=f"phase:{key}",
+            ).remote(call, *values)
+        except TypeError as exc:  # Ray could not pickle something the phase is given
+            reason = str(exc).splitlines()[0]
+            raise UsageError(f"phase {key!r} cannot be sent to a Ray worker: {reason}") from None
         try:
             report: PhaseReport = await report_ref
         except asyncio.CancelledError:
