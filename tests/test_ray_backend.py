@@ -136,6 +136,34 @@ def test_a_phase_with_a_context_runs_in_the_driver_and_adds_phases_to_the_cluste
     assert path == "a.js" and pid != os.getpid()
 
 
+def _waits_to_be_seen(folder: str) -> bool:
+    """Emit an event, then wait until the test saw it arrive (or give up after 30 s)."""
+    from phasefarm import scope
+
+    scope.emit("note", text="hello from the worker")
+    seen = Path(folder) / "seen"
+    deadline = time.monotonic() + 30
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return seen.exists()
+
+
+def test_a_phases_events_reach_the_driver_while_it_runs(tmp_path: Path) -> None:
+    def on_event(event: Any) -> None:
+        if event.kind == "note":  # the phase is still running: it waits for this file
+            (tmp_path / "seen").write_text("1")
+
+    flow = Flow("live")
+    flow.phase(_waits_to_be_seen, name="waits")
+    result = flow.run_sync(
+        inputs={"folder": str(tmp_path)}, on_event=on_event, backend=RayBackend(task_cpus=0.25)
+    )
+    assert result.status == "succeeded", failures(result)
+    assert result.outputs["waits"] is True
+    kinds = [e.kind for e in result.timeline if e.phase == "waits"]
+    assert kinds == ["phase.started", "note", "phase.succeeded"]  # once, in order
+
+
 # -- one limiter for the cluster ------------------------------------------------------------------
 
 RPM = 60  # per key, at the server and in our limiter

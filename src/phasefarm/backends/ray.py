@@ -11,8 +11,8 @@ What runs where:
   parameters, runs the body (an async one on the worker process's long-lived event loop) and
   returns two objects: the output, and a
   report (the custom events the body emitted, in order, and the exception if it raised). The
-  driver re-emits the events into the run, so usage adds up in the run's totals, the store and
-  the live view, phase by phase in order;
+  events also come to the driver as they happen (`ray_events.py`); the driver emits them into
+  the run, so usage adds up in the run's totals, the store and the live view, in order per phase;
 - outputs stay in Ray's object store: the driver fetches each once (to checkpoint it), and a
   phase that consumes it (or a map's items, as a list) gets the object references as its task
   arguments, so a worker reads them from the object store, not sent through the driver again;
@@ -37,6 +37,7 @@ import asyncio
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,6 +45,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from phasefarm import scope
+from phasefarm.backends.ray_events import EventRelay, LiveEvents
 from phasefarm.backends.ray_limiter import NAMESPACE, SharedLimiter, run_budget, shared_limiter
 from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, RefList, run_phase
 from phasefarm.engine.backend import LocalBackend
@@ -139,6 +141,7 @@ class RayBackend:
         self._refs: dict[int, tuple[Any, Any]] = {}
         self._wiring: dict[tuple[str, int], LLMWiring] = {}
         self._here = LocalBackend()
+        self._live: LiveEvents  # set by start()
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, limiter={self.limiter_name!r})"
@@ -151,6 +154,8 @@ class RayBackend:
         resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         self._pool_resources = {name for name in resources if name.startswith("pool:")}
         self._remote = ray.remote(run_phase)
+        relay = ray.remote(EventRelay).options(num_cpus=0, max_concurrency=1000).remote()
+        self._live = LiveEvents(relay)
 
     def close(self) -> None:
         """Forget fetched outputs; shut Ray down if `start` started it."""
@@ -174,8 +179,8 @@ class RayBackend:
         if CONTEXT_PARAM in kwargs:  # its context adds phases to this driver's run: run here
             return await self._here.call(fn, dict(kwargs), is_async, pool)
         self.start()
-        current = scope.current_scope()
-        run_id, key = (current.run_id, current.phase) if current is not None else ("-", "-")
+        current = scope.current_scope() or scope.Scope("-", "-", _ignore)
+        run_id, key = current.run_id, current.phase
         names = tuple(kwargs)
         worker_services = tuple(n for n, v in kwargs.items() if isinstance(v, LLM))
         if worker_services and self.worker_services is None:
@@ -194,6 +199,8 @@ class RayBackend:
             services_factory=self.worker_services,
             wiring=wiring,
             env={k: os.environ[k] for k in _SHARED_ENV if k in os.environ},
+            relay=self._live.relay,
+            token=uuid.uuid4().hex,
         )
         resources = {f"pool:{pool}": 1.0} if f"pool:{pool}" in self._pool_resources else {}
         try:
@@ -208,6 +215,7 @@ class RayBackend:
         except TypeError as exc:  # Ray could not pickle something the phase is given
             reason = str(exc).splitlines()[0]
             raise UsageError(f"phase {key!r} cannot be sent to a Ray worker: {reason}") from None
+        live = self._live.watch(call.token, current)
         try:
             report: PhaseReport = await report_ref
         except asyncio.CancelledError:
@@ -217,8 +225,9 @@ class RayBackend:
             raise BackendError(f"phase {key!r} failed on its Ray worker: {exc.cause}") from None
         except RayError as exc:
             raise BackendError(f"phase {key!r} could not run on Ray: {exc}") from None
-        for kind, data in report.events:
-            scope.emit(kind, **data)
+        finally:
+            self._live.forget(call.token)
+        self._live.finish(live, report.attempt, report.events)
         if report.error is not None:
             raise report.error
         output = await output_ref
@@ -257,6 +266,10 @@ class RayBackend:
             )
             self._wiring[(run_id, id(llm))] = wiring
         return wiring
+
+
+def _ignore(phase: str, kind: str, data: dict[str, Any]) -> None:
+    """Where the events of a body called outside any run go."""
 
 
 def _limits_anything(limiter: RateLimiter) -> bool:

@@ -15,6 +15,7 @@ import inspect
 import os
 import pickle
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class PhaseCall:
     services_factory: Callable[[], Mapping[str, Any]] | None
     wiring: Mapping[str, LLMWiring] = field(default_factory=dict)  # LLM services by name
     env: Mapping[str, str] = field(default_factory=dict)
+    relay: Any = None  # an EventRelay handle: events go to the driver as they happen
+    token: str = ""  # this phase's task, for the relay
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class PhaseReport:
     """What came out of a body besides its output: its events, and its exception if any."""
 
     events: list[tuple[str, dict[str, Any]]]
+    attempt: str  # this execution of the task (Ray may run it again on another worker)
     error: BaseException | None = None
 
 
@@ -126,9 +130,12 @@ def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
     """The Ray task: run one phase body on a worker; (output, report)."""
     os.environ.update(call.env)
     events: list[tuple[str, dict[str, Any]]] = []
+    attempt = uuid.uuid4().hex
 
     def sink(phase: str, kind: str, data: dict[str, Any]) -> None:
         events.append((kind, dict(data)))
+        if call.relay is not None:
+            call.relay.push.remote(call.token, attempt, kind, dict(data))
 
     kwargs = {
         name: ray.get(value.refs) if isinstance(value, RefList) else value
@@ -147,8 +154,8 @@ def run_phase(call: PhaseCall, *values: Any) -> tuple[Any, PhaseReport]:
             with scope.phase_scope(here):
                 output = call.fn(**kwargs)
     except Exception as exc:
-        return None, PhaseReport(events, _portable(exc))
-    return output, PhaseReport(events)
+        return None, PhaseReport(events, attempt, _portable(exc))
+    return output, PhaseReport(events, attempt)
 
 
 async def _in_scope(here: scope.Scope, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
