@@ -138,3 +138,46 @@ def test_a_phase_own_error_is_retried_by_the_engine() -> None:
 
     result = flow.run_sync()
     assert result.outputs["flaky"] == "ok" and result.phases["flaky"].attempts == 3
+
+
+def test_errors_mean_what_they_say() -> None:
+    from phasefarm import CheckFailed, ProviderError, StoreError, StoreRefused, UsageError
+    from phasefarm.pipelines.website.job import SiteCheckFailed
+
+    assert not issubclass(StoreError, UsageError)  # a store failing mid-run: exit 1
+    assert issubclass(StoreRefused, StoreError) and issubclass(StoreRefused, UsageError)
+    assert issubclass(SiteCheckFailed, CheckFailed)
+    assert not issubclass(SiteCheckFailed, ProviderError)  # a check of ours, not a model call
+    assert not CheckFailed.retryable
+
+
+def test_phase_bodies_execute_through_the_backend_given() -> None:
+    """The seam for other executors (a Ray backend): every body goes through `call`, and
+    retries, timeouts and records stay the engine's."""
+    from phasefarm.engine.backend import LocalBackend
+
+    calls: list[str] = []
+
+    class Recording(LocalBackend):
+        def call(self, fn, kwargs, is_async, pool):
+            calls.append(fn.__name__)
+            return super().call(fn, kwargs, is_async, pool)
+
+    flow = Flow("seam")
+    failures: list[int] = []
+
+    @flow.phase()
+    async def first():
+        return 1
+
+    @flow.phase(retries=1, backoff=0)
+    def second(first):  # a plain function: a worker thread, through the backend too
+        if not failures:
+            failures.append(1)
+            raise ValueError("once")
+        return first + 1
+
+    result = flow.run_sync(backend=Recording())
+    assert result.outputs == {"first": 1, "second": 2}
+    assert calls == ["first", "second", "second"]
+    assert result.phases["second"].attempts == 2

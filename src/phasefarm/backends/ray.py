@@ -49,7 +49,7 @@ from phasefarm.backends.ray_events import EventRelay, LiveEvents
 from phasefarm.backends.ray_limiter import NAMESPACE, SharedLimiter, run_budget, shared_limiter
 from phasefarm.backends.ray_worker import LLMWiring, PhaseCall, PhaseReport, RefList, run_phase
 from phasefarm.engine.backend import LocalBackend
-from phasefarm.engine.flow import CONTEXT_PARAM
+from phasefarm.engine.phases import CONTEXT_PARAM
 from phasefarm.errors import BackendError, UsageError
 from phasefarm.llm.client import LLM
 from phasefarm.llm.limiter import RateLimiter

@@ -395,7 +395,10 @@ def _run_until(
                 proc.wait(timeout=600)
             else:
                 if kill.during_run:
+                    deadline = time.monotonic() + 600  # a process that never starts the run
                     while proc.poll() is None and not _executing(store, run_id, proc.pid):
+                        if time.monotonic() > deadline:
+                            raise subprocess.TimeoutExpired(cmd, 600)
                         time.sleep(0.005)
                 proc.wait(timeout=kill.delay)
         except subprocess.TimeoutExpired:

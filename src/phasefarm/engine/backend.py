@@ -3,7 +3,8 @@
 The engine decides when a phase runs, with which arguments, how often and for how long
 (phase_task.py); a `Backend` only executes the body once and returns its output or raises.
 `LocalBackend`, the default, executes it in this process. Another backend (e.g. Ray, running
-bodies as remote tasks) implements the same method and is passed as `Run(..., backend=...)`.
+bodies as remote tasks) implements the same method and is passed as
+`flow.run(..., backend=...)`.
 """
 
 from __future__ import annotations

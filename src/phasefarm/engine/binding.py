@@ -8,11 +8,11 @@ service, or its default. A `Binding` records the choice once per phase; `kwargs`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from phasefarm.engine.flow import CONTEXT_PARAM, PhaseDef
+from phasefarm.engine.phases import CONTEXT_PARAM, PhaseDef
 from phasefarm.engine.scheduler import NodeSpec, Scheduler
 from phasefarm.errors import GraphError
 
@@ -25,22 +25,22 @@ __all__ = ["Binding", "Sources", "bind", "compile_flow", "hashed_values", "kwarg
 CTX, ARG, OUTPUT, INPUT, SERVICE = "ctx", "arg", "output", "input", "service"
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(NamedTuple):
     """A phase as it runs: its definition, its key and how its parameters are filled.
 
     Immutable, so the bindings of a flow's static phases are built once and shared by its
-    runs (see `compile_flow`)."""
+    runs (see `compile_flow`). A named tuple: a flow's first run builds one per phase, and
+    a frozen dataclass takes twice as long to build (`phasefarm bench overhead`, first run)."""
 
     key: str
     spec: PhaseDef
     kind: str  # "phase" | "map" | "item" | "template"
     deps: tuple[str, ...]
-    args: Mapping[str, Any] = field(default_factory=dict)
-    params: tuple[tuple[str, str], ...] = ()  # (parameter, where its value comes from)
+    args: Mapping[str, Any]
+    params: tuple[tuple[str, str], ...]  # (parameter, where its value comes from)
     # data of its first `phase.started` event, read-only and made once: an event mapping
     # per phase is a measurable part of the engine's overhead (`phasefarm bench overhead`)
-    first_started: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    first_started: Mapping[str, Any]
 
     @property
     def wants_ctx(self) -> bool:
@@ -64,8 +64,10 @@ def bind(
     args: Mapping[str, Any],
     inputs: Mapping[str, Any],
     services: Mapping[str, Any],
+    first_started: Mapping[str, Any] | None = None,
 ) -> Binding:
-    """How each parameter of `spec` is filled; GraphError for one nothing can fill."""
+    """How each parameter of `spec` is filled; GraphError for one nothing can fill.
+    `first_started`: the data of its first `phase.started` (made here if not given)."""
     params: list[tuple[str, str]] = []
     for param in spec.params:
         if param == CONTEXT_PARAM:
@@ -85,8 +87,9 @@ def bind(
                 f"phase {spec.name!r}: parameter {param!r} is not a phase, input, service "
                 "or argument"
             )
-    started = MappingProxyType({"attempt": 1, "pool": spec.pool})
-    return Binding(key, spec, kind, deps, args, tuple(params), started)
+    if first_started is None:
+        first_started = MappingProxyType({"attempt": 1, "pool": spec.pool})
+    return Binding(key, spec, kind, deps, args, tuple(params), first_started)
 
 
 def kwargs(binding: Binding, sources: Sources, ctx: Any) -> dict[str, Any]:
@@ -131,9 +134,16 @@ def compile_flow(
     nodes: list[NodeSpec] = []
     bindings: dict[str, Binding] = {}
     no_args: Mapping[str, Any] = {}
+    # one read-only `phase.started` data per pool, not per phase: fewer objects for the
+    # collector to walk during a flow's first run (`phasefarm bench overhead`, first run)
+    started: dict[str, Mapping[str, Any]] = {}
     for spec in flow.phases.values():
         node = spec.node(flow.phases)
-        bindings[spec.name] = bind(spec.name, spec, spec.kind, node.deps, no_args, inputs, services)
+        if spec.pool not in started:
+            started[spec.pool] = MappingProxyType({"attempt": 1, "pool": spec.pool})
+        bindings[spec.name] = bind(
+            spec.name, spec, spec.kind, node.deps, no_args, inputs, services, started[spec.pool]
+        )
         nodes.append(node)
     scheduler.add(nodes)
     return scheduler, bindings

@@ -82,8 +82,9 @@ class Checkpoints:
         self.schedule()
 
     def schedule(self) -> None:
-        """Submit what arrived during this turn of the loop at its end (new events too)."""
-        if not self._scheduled and not self._closed:
+        """Submit what arrived during this turn of the loop at its end (new events too);
+        while the writer is busy, nothing: its commit callback submits what arrived."""
+        if not self._scheduled and not self._writer_busy and not self._closed:
             self._scheduled = True
             self._loop.call_soon(self._submit)
 

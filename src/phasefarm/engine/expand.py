@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from phasefarm.engine.binding import Binding, bind
-from phasefarm.engine.flow import check_options, unknown_name
+from phasefarm.engine.flow import unknown_name
 from phasefarm.engine.phase_task import describe
+from phasefarm.engine.phases import check_options
 from phasefarm.engine.result import PhaseRecord
 from phasefarm.engine.scheduler import NodeSpec
 from phasefarm.errors import GraphError

@@ -158,6 +158,8 @@ class Run:
                 raise
             return self._finalize()
         finally:
+            if self.checkpoints is not None and self.result is None:
+                self.checkpoints.close()  # ended by an error of its own: stop the writer too
             if self.store is not None:
                 # a failed store: _finalize has raised its error already
                 with contextlib.suppress(StoreError):

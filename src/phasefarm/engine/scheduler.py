@@ -1,7 +1,7 @@
 """The scheduler: a pure state machine that decides which phase may start next.
 
 No asyncio, no clocks, no phase bodies: it knows nodes, their dependencies, pools and a release
-policy. The asyncio runner drives it for real runs; `plan()` drives the same object on a
+policy. A run (engine/run.py) drives it for real runs; `plan()` drives the same object on a
 virtual clock to estimate a run. Modes differ only in `next_ready()`'s release policy:
 
 - parallel: any ready node whose pool has room; highest priority, then longest remaining

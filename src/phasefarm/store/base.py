@@ -1,7 +1,7 @@
-"""The checkpoint store interface: what the runner writes, what resume reads.
+"""The checkpoint store interface: what a run writes, what resume reads.
 
-One small protocol with two implementations: `MemoryStore` (the in-memory twin used by tests
-and by runs without a store) and `SQLiteStore` (the default on disk). Postgres may follow.
+One small protocol with three implementations: `MemoryStore` (the in-memory twin used by
+tests), `SQLiteStore` (the default on disk) and `PostgresStore`.
 
 Rules every implementation keeps:
 - Every write is durable when it returns. The engine writes through `CheckpointWriter`
