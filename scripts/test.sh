@@ -8,7 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# .ci/run adds the ray extra (PHASEFARM_EXTRAS=dev,ray); without it the Ray tests skip
+.venv/bin/python -m pip install --quiet -e ".[${PHASEFARM_EXTRAS:-dev}]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

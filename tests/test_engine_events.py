@@ -159,9 +159,9 @@ def test_phase_bodies_execute_through_the_backend_given() -> None:
     calls: list[str] = []
 
     class Recording(LocalBackend):
-        def call(self, fn, kwargs, is_async):
+        def call(self, fn, kwargs, is_async, pool):
             calls.append(fn.__name__)
-            return super().call(fn, kwargs, is_async)
+            return super().call(fn, kwargs, is_async, pool)
 
     flow = Flow("seam")
     failures: list[int] = []

@@ -88,12 +88,17 @@ def run_job(
     retry_failed: bool = False,
 ) -> NoReturn:
     """Run (or resume) a job with live progress and exit 0 / 1 like DESIGN.md says."""
+    from functools import partial
+
+    from phasefarm.backends import backend_for
     from phasefarm.engine.handle import resumed_run, run_blocking
     from phasefarm.engine.run import Run
+    from phasefarm.pipelines import job_services
     from phasefarm.store.url import open_store
 
-    store = open_store(store_url)
     meta = {**meta, "job": job}
+    backend = backend_for(meta, partial(job_services, job, meta), flow.pools)
+    store = open_store(store_url)
     from phasefarm.progress import LiveProgress
 
     reporter = LiveProgress(enabled=not as_json)
@@ -114,6 +119,7 @@ def run_job(
                 services=services,
                 retry_failed=retry_failed,
                 on_event=reporter,
+                backend=backend,
             )
         return Run(
             flow,
@@ -124,6 +130,7 @@ def run_job(
             run_id=run_id,
             on_event=reporter,
             meta=meta,
+            backend=backend,
         )
 
     try:
@@ -131,6 +138,8 @@ def run_job(
             result = run_blocking(make_run, close_services)
     finally:
         store.close()
+        if backend is not None:
+            backend.close()
     # seed-seconds only mean something where phases sleep a seed profile: a real model's
     # wall time divided by the scale would be a made-up number
     offline = meta.get("provider", "offline") == "offline"
@@ -498,8 +507,13 @@ def website(
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+    backend: str = typer.Option("local", "--backend", help="local | ray (phases as Ray tasks)."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Join this Ray cluster (default: start a local one)."
+    ),
 ) -> None:
     """Build a multi-page static website from a brief (note 002) into --out."""
+    from phasefarm.backends import backend_meta
     from phasefarm.pipelines.website.commands import website_meta
     from phasefarm.pipelines.website.job import prepare
 
@@ -521,7 +535,7 @@ def website(
         site_url=site_url,
         image_model=image_model,
         call_timeout=call_timeout,
-    )
+    ) | backend_meta(backend, ray_address)
     flow, services = prepare(meta)
     run_job(
         flow,
@@ -689,6 +703,21 @@ def bench_jitter(
     result = jitter.section(website_skeleton(), seeds=seeds)
     print_section(result)
     raise typer.Exit(1 if result["missed"] else 0)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    jobs: int = typer.Option(8, "--jobs", help="Website jobs at once."),
+    backends: str = typer.Option("local,ray", "--backends", help="local,ray"),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Join this cluster."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Many website jobs under one shared rate limit: local asyncio vs Ray."""
+    from phasefarm.benchmarks import scale
+
+    names = tuple(b for b in backends.split(",") if b)
+    code = scale.report(jobs=jobs, backends=names, ray_address=ray_address, as_json=as_json)
+    raise typer.Exit(code)
 
 
 @bench_app.command("website")

@@ -10,6 +10,7 @@ errors are mapped to one of them at the boundary where they are caught.
     │       │                 by another process, not a store, newer schema
     │       └── CheckpointValueError  a value the checkpoint codec cannot write
     ├── StoreError            the checkpoint store failed (disk, database): CLI exit code 1
+    ├── BackendError          where phase bodies run failed (a Ray worker lost for good...)
     ├── RunStopped            a phase asks the run to stop releasing work (retryable=False)
     │   └── BudgetExceeded    the token or cost cap was reached
     ├── CheckFailed           what a phase made fails a check (e.g. the website's site check)
@@ -31,6 +32,7 @@ the engine's `retries` are for what the phase's own code raises.
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
     "BadOutput",
     "BudgetExceeded",
     "CheckFailed",
@@ -81,6 +83,11 @@ class StoreRefused(StoreError, UsageError):
 class CheckpointValueError(StoreRefused):
     """A phase output, input or argument the checkpoint codec cannot write (and so a resume
     could not read back). The phase that produced it fails; the run goes on."""
+
+
+class BackendError(PhasefarmError):
+    """The backend could not run a phase body: its Ray worker or node died and Ray's own
+    retries ran out, or the cluster went away. The phase's `retries` apply."""
 
 
 class RunStopped(PhasefarmError):

@@ -18,10 +18,11 @@ __all__ = ["Backend", "LocalBackend"]
 
 class Backend(Protocol):
     def call(
-        self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool
+        self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, pool: str
     ) -> Awaitable[Any]:
         """An awaitable that executes `fn(**kwargs)` once (awaited if `is_async`) and gives
-        its result or raises its exception."""
+        its result or raises its exception. `pool` is the phase's pool (Ray maps it to a
+        resource); the current phase is `phasefarm.scope.current_scope()`."""
         ...
 
 
@@ -31,7 +32,7 @@ class LocalBackend:
     phase's scope follows it)."""
 
     def call(
-        self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool
+        self, fn: Callable[..., Any], kwargs: dict[str, Any], is_async: bool, pool: str
     ) -> Awaitable[Any]:
         # the body's own coroutine, not one wrapping it: a frame less per phase
         if is_async:

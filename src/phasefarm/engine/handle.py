@@ -13,6 +13,7 @@ from phasefarm.engine.run import Run
 from phasefarm.errors import StoreRefused
 
 if TYPE_CHECKING:
+    from phasefarm.engine.backend import Backend
     from phasefarm.engine.flow import Flow
     from phasefarm.store.base import RunStore
 
@@ -38,6 +39,7 @@ def resumed_run(
     on_event: EventCallback | None = None,
     mode: str | None = None,
     pools: Mapping[str, int] | None = None,
+    backend: Backend | None = None,
 ) -> Run:
     """The stored run `run_id` of `flow`, ready to execute again (see resume.py)."""
     stored = store.load_run(run_id)
@@ -55,6 +57,7 @@ def resumed_run(
         meta=dict(stored.meta),
         stored=stored,
         retry_failed=retry_failed,
+        backend=backend,
     )
 
 

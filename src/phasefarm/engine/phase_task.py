@@ -140,10 +140,12 @@ async def run_phase(host: PhaseHost, binding: Binding) -> None:
                 raise asyncio.CancelledError
             try:
                 if spec.timeout is None:
-                    output = await host.backend.call(spec.fn, call_kwargs, spec.is_async)
+                    output = await host.backend.call(spec.fn, call_kwargs, spec.is_async, spec.pool)
                 else:
                     async with asyncio.timeout(spec.timeout):
-                        output = await host.backend.call(spec.fn, call_kwargs, spec.is_async)
+                        output = await host.backend.call(
+                            spec.fn, call_kwargs, spec.is_async, spec.pool
+                        )
                 status = "succeeded"
                 break
             except RunStopped as exc:

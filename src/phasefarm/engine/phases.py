@@ -79,6 +79,7 @@ class ResumeOptions(TypedDict, total=False):
     on_event: EventCallback | None
     mode: str | None
     pools: Mapping[str, int] | None
+    backend: Backend | None  # a run keeps no backend: resume asks again (the CLI: from meta)
 
 
 @dataclass(frozen=True)

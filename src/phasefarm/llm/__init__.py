@@ -14,7 +14,7 @@ from phasefarm.llm.cache import ResponseCache
 from phasefarm.llm.client import LLM, RetryPolicy
 from phasefarm.llm.factory import PROVIDERS, build_llm
 from phasefarm.llm.images import draw_png, palette_from_text
-from phasefarm.llm.limiter import Lease, LimiterStats, RateLimiter
+from phasefarm.llm.limiter import Lease, Limiter, LimiterStats, RateLimiter
 from phasefarm.llm.offline import OfflineProvider, OfflineRequest, Responder
 from phasefarm.llm.pricing import DEFAULT_PRICES, Price, PriceTable
 from phasefarm.llm.provider import (
@@ -39,6 +39,7 @@ __all__ = [
     "ChatResult",
     "ImageResult",
     "Lease",
+    "Limiter",
     "LimiterStats",
     "Message",
     "OfflineProvider",

@@ -17,6 +17,7 @@ that show the model (a bounded excerpt of) its answer and the validation error; 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -45,7 +46,7 @@ from phasefarm.llm.answers import (
 from phasefarm.llm.budget import Budget, Reservation, UsageTotals
 from phasefarm.llm.cache import ResponseCache, cache_key
 from phasefarm.llm.images import checked_png, draw_png, parse_size
-from phasefarm.llm.limiter import Lease, RateLimiter
+from phasefarm.llm.limiter import Lease, Limiter, RateLimiter
 from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
 from phasefarm.llm.retry import LoopEvent, RetryPolicy, with_retries
@@ -58,6 +59,8 @@ from phasefarm.llm.tokens import (
 )
 
 __all__ = ["LLM", "RetryPolicy"]
+
+SETTLE_POLL_S = 0.25  # a call waiting for budget room looks again this often
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", ChatResult, ImageResult)
@@ -73,7 +76,7 @@ class LLM:
         self,
         provider: Provider,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         budget: Budget | None = None,
         cache: ResponseCache | None = None,
         prices: Mapping[str, Price] | None = None,
@@ -85,7 +88,7 @@ class LLM:
         if repair_attempts < 0:
             raise UsageError("repair_attempts must be >= 0")
         self.provider = provider
-        self.limiter = limiter or RateLimiter(provider.key_ids, adaptive=False)
+        self.limiter: Limiter = limiter or RateLimiter(provider.key_ids, adaptive=False)
         self.budget = budget or Budget()
         self.cache = cache
         self.prices = PriceTable(prices)
@@ -389,7 +392,10 @@ class LLM:
             reservation = self.budget.reserve(tokens, cost)
             if reservation is not None:
                 return reservation
-            await self._settled.wait()
+            # woken by a settle in this process; the timeout looks again for settles elsewhere
+            # (a budget shared by the workers of a Ray cluster)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), SETTLE_POLL_S)
 
     # -- accounting --------------------------------------------------------------------------
 

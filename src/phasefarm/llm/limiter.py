@@ -31,6 +31,7 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from phasefarm import scope
 from phasefarm.errors import FatalError, RateLimited, UsageError
@@ -41,6 +42,7 @@ __all__ = [
     "MIN_RATE",
     "KeyState",
     "Lease",
+    "Limiter",
     "LimiterStats",
     "RateLimiter",
     "TokenBucket",
@@ -143,6 +145,33 @@ class Lease:
     tokens: int  # reserved estimate
     granted_at: float
     waited_s: float
+
+
+class Limiter(Protocol):
+    """What the LLM client needs of a limiter: `RateLimiter` in one process, and
+    `phasefarm.backends.ray_limiter.SharedLimiter` for a Ray cluster (which holds a
+    `RateLimiter` in one named actor)."""
+
+    @property
+    def stats(self) -> LimiterStats: ...
+
+    @property
+    def usable_keys(self) -> list[str]: ...
+
+    async def acquire(self, tokens: int = 0, *, timeout: float | None = None) -> Lease: ...
+
+    def set_aside(self, key_id: str) -> bool: ...
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        used_tokens: int | None = None,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        ok: bool = True,
+        limits: ServerLimits | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

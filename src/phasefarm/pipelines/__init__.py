@@ -14,7 +14,7 @@ from typing import Any
 
 from phasefarm.errors import UsageError
 
-__all__ = ["JOBS", "load_job"]
+__all__ = ["JOBS", "job_services", "load_job"]
 
 JOBS: dict[str, str] = {
     "app": "phasefarm.pipelines.app.job:prepare",
@@ -34,3 +34,8 @@ def load_job(name: str) -> Prepare:
     module_name, _, attr = target.partition(":")
     prepare: Prepare = getattr(importlib.import_module(module_name), attr)
     return prepare
+
+
+def job_services(job: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """A job's services for `meta`, built again where they are used (a Ray worker)."""
+    return load_job(job)(meta)[1]
