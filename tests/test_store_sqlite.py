@@ -406,7 +406,7 @@ def test_synchronous_is_full_by_default_and_normal_on_request(tmp_path: Path):
         normal.close()
 
 
-def test_a_store_of_schema_1_gets_the_progress_index_and_keeps_its_events(tmp_path: Path):
+def test_a_store_of_schema_1_drops_the_kind_index_and_keeps_its_events(tmp_path: Path):
     path = tmp_path / "runs.db"
     with SQLiteStore(path, _migrations=migrations()[:1]) as old:
         old.create_run("r1", "demo", {}, "parallel", {})
@@ -426,12 +426,13 @@ def test_a_store_of_schema_1_gets_the_progress_index_and_keeps_its_events(tmp_pa
     assert summary.total == 5  # from the latest progress event
     conn = sqlite3.connect(path)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "events_progress" in indexes and "events_by_kind" not in indexes
-    # the one query that reads events by kind finds a run's latest progress through the index
+    assert "events_by_kind" not in indexes
+    # the one query that reads events by kind walks a run's events back on the primary key
     plan = conn.execute(
         "EXPLAIN QUERY PLAN SELECT e.json FROM events e WHERE e.run = ? AND e.kind = 'progress'"
         " ORDER BY e.seq DESC LIMIT 1",
         ("r1",),
     ).fetchall()
     conn.close()
-    assert any("events_progress" in str(row) for row in plan)
+    assert any("sqlite_autoindex_events_1 (run=?)" in str(row) for row in plan), plan
+    assert not any("TEMP B-TREE" in str(row) for row in plan), plan
