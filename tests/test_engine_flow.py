@@ -167,3 +167,56 @@ def test_plan_waves_critical_path_and_estimates_from_the_simulated_scheduler() -
     assert plan.estimate("waves") == 10 + 9 + 10 + 10 + 20
     smaller = flow.plan(pools={"image": 2})
     assert smaller.estimate("parallel") == 10 + 8 + 10 + 25 + 20
+
+
+def _params_by_inspect(fn):
+    import inspect
+
+    params = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    return (
+        tuple(p.name for p in params),
+        frozenset(p.name for p in params if p.default is not p.empty),
+    )
+
+
+def test_phase_parameters_read_from_code_match_inspect_signature():
+    import functools
+
+    from phasefarm.engine.phases import signature_params
+
+    def plain(a, b=1, *args, c, d=2, **kw):
+        local = a
+        return local
+
+    async def only_defaults(x=1, y=None):
+        z = x
+        return z
+
+    def keyword_only(*, k, m=3):
+        return k
+
+    def none():
+        return None
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    wrapped = decorator(plain)
+    lam = lambda p, q=2: p  # noqa: E731
+    for fn in (plain, only_defaults, keyword_only, none, wrapped, lam):
+        assert signature_params(fn) == _params_by_inspect(fn), fn
+    assert signature_params(plain) == (("a", "b", "c", "d"), frozenset({"b", "d"}))
+
+    def positional(a, /, b):
+        return a
+
+    with pytest.raises(GraphError, match="positional-only parameter 'a'"):
+        signature_params(positional)

@@ -11,6 +11,7 @@ import pytest
 
 from phasefarm.cli import main
 from phasefarm.store import SQLiteStore, StoredPhase
+from phasefarm.store.sqlite import migrations
 
 
 def cli(*args: str) -> int:
@@ -69,7 +70,7 @@ def test_newer_schema_is_one_line_exit_2_untouched(tmp_path: Path, capsys, comma
     assert cli(*command, "--store", str(store)) == 2
     err = capsys.readouterr().err
     assert err == (
-        "phasefarm: error: store schema 7 is newer than this phasefarm (1): "
+        f"phasefarm: error: store schema 7 is newer than this phasefarm ({len(migrations())}): "
         f"upgrade phasefarm to use {store}\n"
     )
     assert files(tmp_path) == before

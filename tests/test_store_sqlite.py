@@ -102,7 +102,9 @@ def test_failed_migration_leaves_the_store_as_it_was(tmp_path: Path):
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "t" not in tables
-    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == len(
+        migrations()
+    )
     conn.close()
 
 
@@ -402,3 +404,35 @@ def test_synchronous_is_full_by_default_and_normal_on_request(tmp_path: Path):
     finally:
         full.close()
         normal.close()
+
+
+def test_a_store_of_schema_1_drops_the_kind_index_and_keeps_its_events(tmp_path: Path):
+    path = tmp_path / "runs.db"
+    with SQLiteStore(path, _migrations=migrations()[:1]) as old:
+        old.create_run("r1", "demo", {}, "parallel", {})
+        old.append_events(
+            "r1",
+            [
+                {"seq": 1, "kind": "progress", "data": {"done": 1, "total": 3}},
+                {"seq": 2, "kind": "phase.started", "key": "a", "data": {}},
+                {"seq": 3, "kind": "progress", "data": {"done": 2, "total": 5}},
+                {"seq": 4, "kind": "phase.started", "key": "b", "data": {}},
+            ],
+        )
+        old.release("r1")
+    with SQLiteStore(path) as s:
+        assert [e["seq"] for e in s.events("r1")] == [1, 2, 3, 4]
+        (summary,) = s.list_runs()
+    assert summary.total == 5  # from the latest progress event
+    conn = sqlite3.connect(path)
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "events_by_kind" not in indexes
+    # the one query that reads events by kind walks a run's events back on the primary key
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT e.json FROM events e WHERE e.run = ? AND e.kind = 'progress'"
+        " ORDER BY e.seq DESC LIMIT 1",
+        ("r1",),
+    ).fetchall()
+    conn.close()
+    assert any("sqlite_autoindex_events_1 (run=?)" in str(row) for row in plan), plan
+    assert not any("TEMP B-TREE" in str(row) for row in plan), plan
