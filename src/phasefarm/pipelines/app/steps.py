@@ -36,6 +36,7 @@ from phasefarm.pipelines.app.schemas import (
     FileContent,
     FilePlan,
     PhaseConcept,
+    as_checkpoint,
     blueprint_schema,
     concept_schema,
 )
@@ -100,7 +101,7 @@ async def blueprint(
             needs=[concept_key(number - 1)] if number > 1 else [],
             args={"number": number},
         )
-    return kept
+    return as_checkpoint(kept, Blueprint)
 
 
 async def concept(
@@ -151,7 +152,7 @@ async def concept(
         needs=roadmap.validate_needs(number),
         args={"number": number},
     )
-    return made
+    return as_checkpoint(made, PhaseConcept)
 
 
 def _one_plan_per_file(concept: PhaseConcept, paths: list[str], description: str) -> PhaseConcept:
