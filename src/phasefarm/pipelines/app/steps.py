@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from phasefarm import PhaseContext
 from phasefarm.errors import BadOutput, RunStopped
+from phasefarm.pipelines.app.carry import carry_fixes
 from phasefarm.pipelines.app.profile import AppSettings
 from phasefarm.pipelines.app.project import AppProject
 from phasefarm.pipelines.app.prompts import build_messages
@@ -199,6 +200,8 @@ async def implement_file(
             },
         )
         made = await llm.structured(messages, FileContent, task="implement_file")
+        if previous is not None:  # what it was written from, for `carry_fixes`
+            await asyncio.to_thread(app.stash.write_base, number, path, previous[1])
         await asyncio.to_thread(app.stash.write_version, number, path, made.content)
     except RunStopped:
         raise
@@ -246,6 +249,9 @@ async def validate_phase(
     mine = list(roadmap.phase_files(number))
     concept = app.stash.load_model(f"concepts/{number}")
     try:
+        merged, conflicts = await asyncio.to_thread(carry_fixes, app.stash, number, mine)
+        if merged or conflicts:
+            ctx.emit("app.carried", phase=number, merged=merged, conflicts=conflicts)
         view = app.view(number)
         exists = roadmap.planned_through(number) | set(view)
         # The tools and the model's check are independent: they run at the same time.
