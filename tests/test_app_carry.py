@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from app_support import build_app, failures, git
+from app_support import build_app, failures, git, history
 from phasefarm.engine.events import Event
 from phasefarm.llm import OfflineRequest
 from phasefarm.pipelines.app.carry import carry_fixes, merge_three
@@ -116,3 +116,51 @@ def test_phase_ones_fix_is_in_phase_threes_index_html(tmp_path: Path) -> None:
     assert result.outputs["validate[3]"]["fixes"] == 0
     phase3 = git(out, "show", "main~3:index.html")  # Phase 3: Agenda and search
     assert BROKEN_ICON not in phase3 and '<section id="search">' in phase3
+
+
+def _two_branch_roadmap(request: OfflineRequest) -> Any:
+    made = offline_responders()["blueprint"](request)
+    made["roadmap"] = [
+        {
+            "name": "Shell",
+            "description": "The shell.",
+            "files": ["index.html", "css/style.css", "js/app.js", "js/store.js"],
+        },
+        {"name": "Theme", "description": "Themes.", "files": ["js/theme.js"]},
+        {"name": "Theme switch", "description": "Load the theme.", "files": ["index.html"]},
+    ]
+    return made
+
+
+THEME_TAG = '<script type="module" src="js/theme.js"></script>'
+
+
+def _theme_answers(request: OfflineRequest) -> Any:
+    """Phase 2's js/theme.js never passes `node --check`; phase 3's page loads it."""
+    inputs = read_inputs(request.text)
+    if inputs["path"] == "js/theme.js":
+        return {"content": "export const = ;\n"}
+    made = offline_responders()["implement_file"](request)
+    if (inputs["phase"], inputs["path"]) == (3, "index.html"):
+        return {"content": inputs["current_content"].replace("</head>", f"{THEME_TAG}\n</head>")}
+    return made
+
+
+def test_the_review_finds_a_link_left_dangling_by_a_failed_phase(tmp_path: Path) -> None:
+    out = tmp_path / "app"
+    responders = {
+        **offline_responders(),
+        "blueprint": _two_branch_roadmap,
+        "implement_file": _theme_answers,
+        "fix_file": _theme_answers,
+    }
+    result, _ = build_app(out, phases=3, responders=responders)
+    assert result.phases["validate[2]"].status == "failed"
+    # phase 3 checked its link against the files planned so far (theme.js included) ...
+    assert result.phases["validate[3]"].status == "succeeded"
+    subjects = history(out)
+    back = len(subjects) - 1 - subjects.index("Phase 3: Theme switch")
+    assert THEME_TAG in git(out, "show", f"main~{back}:index.html")
+    # ... the review checks it against the app as committed, and has it fixed
+    assert result.outputs["review"]["fixed"] == ["index.html"]
+    assert THEME_TAG not in (out / "index.html").read_text()

@@ -322,13 +322,18 @@ async def review(
             "or none.",
             {"blueprint": blueprint, "files": files},
         )
-        # the phases' commits are made while the model reads (they hold the same files)
-        report, _ = await asyncio.gather(
+        # the phases' commits are made while the model reads (they hold the same files); the
+        # tools check the pages' links against the files the app really has (a phase checked
+        # them against every file planned so far, and a phase that then failed leaves a link
+        # to nothing)
+        pages = [p for p in files if p.endswith(".html")]
+        report, links, _ = await asyncio.gather(
             llm.structured(messages, CheckReport, task="review"),
+            asyncio.to_thread(validate_files, files, pages, set(files), node=app.node),
             app.settle(None) if cycle == 1 else asyncio.sleep(0),
         )
         cycles = cycle
-        wanted: dict[str, list[str]] = {}
+        wanted: dict[str, list[str]] = links.by_file()
         for problem in report.problems:
             if problem.file in files:
                 wanted.setdefault(problem.file, []).append(
