@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from app_support import build_app, failures, git, history
+from app_support import SHELL, build_app, failures, git, history, roadmap_blueprint
 from phasefarm.engine.events import Event
 from phasefarm.llm import OfflineRequest
 from phasefarm.pipelines.app.carry import carry_fixes, merge_three
@@ -118,20 +118,6 @@ def test_phase_ones_fix_is_in_phase_threes_index_html(tmp_path: Path) -> None:
     assert BROKEN_ICON not in phase3 and '<section id="search">' in phase3
 
 
-def _two_branch_roadmap(request: OfflineRequest) -> Any:
-    made = offline_responders()["blueprint"](request)
-    made["roadmap"] = [
-        {
-            "name": "Shell",
-            "description": "The shell.",
-            "files": ["index.html", "css/style.css", "js/app.js", "js/store.js"],
-        },
-        {"name": "Theme", "description": "Themes.", "files": ["js/theme.js"]},
-        {"name": "Theme switch", "description": "Load the theme.", "files": ["index.html"]},
-    ]
-    return made
-
-
 THEME_TAG = '<script type="module" src="js/theme.js"></script>'
 
 
@@ -150,7 +136,9 @@ def test_the_review_finds_a_link_left_dangling_by_a_failed_phase(tmp_path: Path)
     out = tmp_path / "app"
     responders = {
         **offline_responders(),
-        "blueprint": _two_branch_roadmap,
+        "blueprint": roadmap_blueprint(
+            SHELL, ("Theme", ["js/theme.js"]), ("Theme switch", ["index.html"])
+        ),
         "implement_file": _theme_answers,
         "fix_file": _theme_answers,
     }
