@@ -52,3 +52,20 @@ def history(out: Path) -> list[str]:
 
 def failures(result: RunResult) -> dict[str, str | None]:
     return {k: p.error for k, p in result.phases.items() if p.status != "succeeded"}
+
+
+SHELL = ("Shell", ["index.html", "css/style.css", "js/app.js", "js/store.js"])
+
+
+def roadmap_blueprint(*phases: tuple[str, list[str]]) -> Responder:
+    """The offline blueprint with its roadmap replaced by `phases` (name, files)."""
+    from phasefarm.pipelines.app.offline import responders as offline_responders
+
+    def answer(request: Any) -> Any:
+        made = offline_responders()["blueprint"](request)
+        made["roadmap"] = [
+            {"name": name, "description": f"{name}.", "files": files} for name, files in phases
+        ]
+        return made
+
+    return answer

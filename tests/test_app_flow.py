@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from app_support import build_app, failures, git, history
+from app_support import SHELL, build_app, failures, git, history, roadmap_blueprint
 from phasefarm.engine.events import Event
 from phasefarm.llm import OfflineRequest
 from phasefarm.pipelines.app.offline import responders as offline_responders
@@ -67,20 +67,6 @@ def test_two_phases_changing_the_same_file_both_leave_their_change(tmp_path: Pat
     assert 'id="search"' in final and 'id="status"' in final
 
 
-def _three_phase_roadmap(request: OfflineRequest) -> Any:
-    made = offline_responders()["blueprint"](request)
-    made["roadmap"] = [
-        {
-            "name": "Shell",
-            "description": "The shell.",
-            "files": ["index.html", "css/style.css", "js/app.js", "js/store.js"],
-        },
-        {"name": "Theme", "description": "Themes.", "files": ["js/theme.js"]},
-        {"name": "Keys", "description": "Shortcuts.", "files": ["js/shortcuts.js"]},
-    ]
-    return made
-
-
 class HoldPhaseOne:
     """The LLM, except that phase 1's file calls wait until phases 2 and 3 have finished
     (their progress event seen)."""
@@ -104,7 +90,12 @@ class HoldPhaseOne:
 
 def test_commits_land_in_roadmap_order_when_phases_finish_out_of_order(tmp_path: Path) -> None:
     out = tmp_path / "app"
-    responders = {**offline_responders(), "blueprint": _three_phase_roadmap}
+    responders = {
+        **offline_responders(),
+        "blueprint": roadmap_blueprint(
+            SHELL, ("Theme", ["js/theme.js"]), ("Keys", ["js/shortcuts.js"])
+        ),
+    }
     events: list[Event] = []
     result, _ = build_app(
         out,

@@ -13,15 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from phasefarm.errors import UsageError
-from phasefarm.llm import PROVIDERS
-from phasefarm.options import check_cap, check_non_negative
 from phasefarm.pipelines.app.gitrepo import enclosing_work_tree, git_available
 from phasefarm.pipelines.app.profile import AppSettings
+from phasefarm.pipelines.common import check_run_options
 from phasefarm.pipelines.website.commands import check_out
 
 __all__ = ["app_meta", "offline_plan", "preview_server", "print_plan", "progress_line"]
-
-MAX_BRIEF = 4000
 
 
 def progress_line(data: dict[str, Any]) -> str:
@@ -79,15 +76,14 @@ def app_meta(
     max_cost: float | None,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm app` and return the run's meta (no secrets)."""
-    if not brief.strip():
-        raise UsageError("the brief is empty: describe the app to build")
-    if len(brief) > MAX_BRIEF:
-        raise UsageError(f"the brief is {len(brief)} characters long: keep it under {MAX_BRIEF}")
-    if provider not in PROVIDERS:
-        raise UsageError(f"unknown --provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
-    check_non_negative("--time-scale", time_scale, most=100)
-    check_cap("--max-tokens", max_tokens)
-    check_cap("--max-cost", max_cost)
+    check_run_options(
+        what="app",
+        brief=brief,
+        provider=provider,
+        time_scale=time_scale,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+    )
     AppSettings(phases=phases, review_cycles=review_cycles, fixes=fixes, mode=mode)
     _check_git(out)
     folder = check_out(out, force=force)

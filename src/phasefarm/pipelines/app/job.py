@@ -13,12 +13,13 @@ from typing import Any
 
 from phasefarm.engine.flow import Flow
 from phasefarm.errors import UsageError
-from phasefarm.llm import LLM, Responder, build_llm
+from phasefarm.llm import LLM, Responder
 from phasefarm.pipelines.app import steps
 from phasefarm.pipelines.app.offline import responders as offline_responders
 from phasefarm.pipelines.app.profile import DEFAULT_PHASES, AppSettings, seed_latency
 from phasefarm.pipelines.app.project import AppProject
 from phasefarm.pipelines.app.roadmap import Roadmap
+from phasefarm.pipelines.common import llm_from_meta
 
 __all__ = ["build_flow", "build_services", "plan_flow", "prepare", "settings_from_meta"]
 
@@ -85,18 +86,9 @@ def settings_from_meta(meta: dict[str, Any]) -> AppSettings:
 def build_llm_for(
     settings: AppSettings, meta: dict[str, Any], responders: dict[str, Responder] | None = None
 ) -> LLM:
-    offline = settings.provider == "offline"
-    return build_llm(
-        settings.provider,
-        model=meta.get("model"),
-        time_scale=float(0.05 if meta.get("time_scale") is None else meta["time_scale"]),
-        seed=int(meta.get("seed") or 0),
-        latency=seed_latency() if offline else None,
-        responders=(responders or offline_responders()) if offline else None,
-        max_tokens=meta.get("max_tokens"),
-        max_cost=meta.get("max_cost"),
-        cache_dir=meta.get("cache_dir"),
-    )
+    """The run's LLM: the seed latency profile and the app responders when offline."""
+    offline = responders or offline_responders()
+    return llm_from_meta(settings.provider, meta, latency=seed_latency(), responders=offline)
 
 
 def build_services(

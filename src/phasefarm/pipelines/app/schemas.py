@@ -8,9 +8,11 @@ cannot say (no path twice in one phase, reserved folders) is checked in `roadmap
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "MAX_PHASES",
@@ -25,6 +27,7 @@ __all__ = [
     "Problem",
     "RoadmapPhase",
     "View",
+    "as_checkpoint",
     "blueprint_schema",
     "concept_schema",
 ]
@@ -139,3 +142,10 @@ class CheckReport(_Model):
     """Problems found (an empty list when there are none)."""
 
     problems: list[Problem] = Field(max_length=20)
+
+
+def as_checkpoint(value: BaseModel, base: type[M]) -> M:
+    """`value` (made with a schema built for one call, like `concept_schema`) as an instance of
+    its module-level `base`: a phase's output is checkpointed by class name, and the store
+    reads it back through that name, so it must not be a per-call class."""
+    return base.model_validate(value.model_dump(mode="json"))

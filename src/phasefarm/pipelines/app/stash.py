@@ -63,6 +63,15 @@ class Stash:
                 return number, content
         return None
 
+    # -- bases: bases/<phase>/<path>, the earlier version a phase's file was written from --
+
+    def write_base(self, number: int, path: str, content: str) -> None:
+        write_file(self.root, f"bases/{number}/{path}", content.encode("utf-8"))
+
+    def read_base(self, number: int, path: str) -> str | None:
+        target = self.root / "bases" / str(number) / path
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+
     # -- outcomes: records/<phase>.json -------------------------------------------------
 
     def record(self, number: int, **outcome: Any) -> None:

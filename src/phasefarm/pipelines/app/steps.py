@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from phasefarm import PhaseContext
 from phasefarm.errors import BadOutput, RunStopped
+from phasefarm.pipelines.app.carry import carry_fixes
 from phasefarm.pipelines.app.profile import AppSettings
 from phasefarm.pipelines.app.project import AppProject
 from phasefarm.pipelines.app.prompts import build_messages
@@ -36,6 +37,7 @@ from phasefarm.pipelines.app.schemas import (
     FileContent,
     FilePlan,
     PhaseConcept,
+    as_checkpoint,
     blueprint_schema,
     concept_schema,
 )
@@ -100,7 +102,7 @@ async def blueprint(
             needs=[concept_key(number - 1)] if number > 1 else [],
             args={"number": number},
         )
-    return kept
+    return as_checkpoint(kept, Blueprint)
 
 
 async def concept(
@@ -151,7 +153,7 @@ async def concept(
         needs=roadmap.validate_needs(number),
         args={"number": number},
     )
-    return made
+    return as_checkpoint(made, PhaseConcept)
 
 
 def _one_plan_per_file(concept: PhaseConcept, paths: list[str], description: str) -> PhaseConcept:
@@ -198,6 +200,8 @@ async def implement_file(
             },
         )
         made = await llm.structured(messages, FileContent, task="implement_file")
+        if previous is not None:  # what it was written from, for `carry_fixes`
+            await asyncio.to_thread(app.stash.write_base, number, path, previous[1])
         await asyncio.to_thread(app.stash.write_version, number, path, made.content)
     except RunStopped:
         raise
@@ -245,6 +249,9 @@ async def validate_phase(
     mine = list(roadmap.phase_files(number))
     concept = app.stash.load_model(f"concepts/{number}")
     try:
+        merged, conflicts = await asyncio.to_thread(carry_fixes, app.stash, number, mine)
+        if merged or conflicts:
+            ctx.emit("app.carried", phase=number, merged=merged, conflicts=conflicts)
         view = app.view(number)
         exists = roadmap.planned_through(number) | set(view)
         # The tools and the model's check are independent: they run at the same time.
@@ -315,13 +322,18 @@ async def review(
             "or none.",
             {"blueprint": blueprint, "files": files},
         )
-        # the phases' commits are made while the model reads (they hold the same files)
-        report, _ = await asyncio.gather(
+        # the phases' commits are made while the model reads (they hold the same files); the
+        # tools check the pages' links against the files the app really has (a phase checked
+        # them against every file planned so far, and a phase that then failed leaves a link
+        # to nothing)
+        pages = [p for p in files if p.endswith(".html")]
+        report, links, _ = await asyncio.gather(
             llm.structured(messages, CheckReport, task="review"),
+            asyncio.to_thread(validate_files, files, pages, set(files), node=app.node),
             app.settle(None) if cycle == 1 else asyncio.sleep(0),
         )
         cycles = cycle
-        wanted: dict[str, list[str]] = {}
+        wanted: dict[str, list[str]] = links.by_file()
         for problem in report.problems:
             if problem.file in files:
                 wanted.setdefault(problem.file, []).append(

@@ -14,9 +14,9 @@ from typing import Any
 
 from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
-from phasefarm.llm import PROVIDERS
 from phasefarm.llm.latency import DEFAULT_MODEL
-from phasefarm.options import check_cap, check_non_negative
+from phasefarm.options import check_non_negative
+from phasefarm.pipelines.common import check_run_options
 from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings, seed_latency
 
 __all__ = ["check_out", "print_plan", "website_meta"]
@@ -76,6 +76,11 @@ def check_out(out: Path, *, force: bool) -> Path:
                 break
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise UsageError(f"unknown --mode {mode!r}: choose one of {', '.join(MODES)}")
+
+
 def website_meta(
     *,
     brief: str,
@@ -97,17 +102,15 @@ def website_meta(
     call_timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm website` and return the run's meta (no secrets)."""
-    if not brief.strip():
-        raise UsageError("the brief is empty: describe the website to build")
-    if len(brief) > 4000:
-        raise UsageError(f"the brief is {len(brief)} characters long: keep it under 4000")
-    if mode not in MODES:
-        raise UsageError(f"unknown --mode {mode!r}: choose one of {', '.join(MODES)}")
-    if provider not in PROVIDERS:
-        raise UsageError(f"unknown --provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
-    check_non_negative("--time-scale", time_scale, most=100)
-    check_cap("--max-tokens", max_tokens)
-    check_cap("--max-cost", max_cost)
+    check_run_options(
+        what="website",
+        brief=brief,
+        provider=provider,
+        time_scale=time_scale,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        more=lambda: _check_mode(mode),
+    )
     check_non_negative("--call-timeout", call_timeout, most=86400)
     if call_timeout <= 0:
         raise UsageError("--call-timeout must be more than 0 seconds")

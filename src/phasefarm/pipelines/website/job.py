@@ -14,7 +14,8 @@ from typing import Any
 
 from phasefarm.engine.flow import Flow
 from phasefarm.errors import CheckFailed, UsageError
-from phasefarm.llm import LLM, Responder, build_llm
+from phasefarm.llm import LLM, Responder
+from phasefarm.pipelines.common import llm_from_meta
 from phasefarm.pipelines.website import steps
 from phasefarm.pipelines.website.checks import check_site
 from phasefarm.pipelines.website.offline import responders as offline_responders
@@ -203,19 +204,9 @@ def build_llm_for(
     responders: dict[str, Responder] | None = None,
 ) -> LLM:
     """The run's LLM: the seed latency profile and the website responders when offline."""
-    offline = settings.provider == "offline"
-    return build_llm(
-        settings.provider,
-        model=meta.get("model"),
-        time_scale=float(0.05 if meta.get("time_scale") is None else meta["time_scale"]),
-        seed=int(meta.get("seed") or 0),
-        latency=seed_latency(settings) if offline else None,
-        responders=(responders or offline_responders(settings)) if offline else None,
-        max_tokens=meta.get("max_tokens"),
-        max_cost=meta.get("max_cost"),
-        cache_dir=meta.get("cache_dir"),
-        image_model=meta.get("image_model"),
-        call_time_limit=meta.get("call_timeout"),
+    offline = responders or offline_responders(settings)
+    return llm_from_meta(
+        settings.provider, meta, latency=seed_latency(settings), responders=offline
     )
 
 

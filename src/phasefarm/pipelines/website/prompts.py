@@ -7,13 +7,9 @@ the phase waits for are the same thing. The offline responders read that JSON ba
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
-from pydantic import BaseModel
-
-from phasefarm.errors import BadOutput
+from phasefarm.pipelines import common
 
 __all__ = ["SYSTEM", "build_messages", "read_inputs"]
 
@@ -24,33 +20,13 @@ SYSTEM = (
     "brief, and free of placeholders."
 )
 
-_FENCE = re.compile(r"```json\n(?P<body>.*?)\n```", re.DOTALL)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude={"png"})
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
-
 
 def build_messages(instructions: str, inputs: dict[str, Any]) -> list[dict[str, str]]:
-    """System message plus one user message: the instructions, then the inputs as JSON."""
-    payload = json.dumps(_jsonable(inputs), ensure_ascii=False, indent=1, sort_keys=True)
-    user = f"{instructions.strip()}\n\nInputs:\n```json\n{payload}\n```"
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    """System message plus one user message: the instructions, then the inputs as JSON (the
+    images' PNG bytes left out)."""
+    return common.build_messages(SYSTEM, instructions, inputs, exclude=frozenset({"png"}))
 
 
 def read_inputs(prompt: str) -> dict[str, Any]:
-    """The inputs JSON of a prompt made by `build_messages` (the first block in `prompt`, so
-    the whole conversation of a repair round can be passed)."""
-    match = _FENCE.search(prompt)
-    if match is None:
-        raise BadOutput("website prompt has no inputs block")
-    data = json.loads(match.group("body"))
-    if not isinstance(data, dict):
-        raise BadOutput("website prompt inputs are not a JSON object")
-    return data
+    """The inputs JSON of a prompt made by `build_messages`."""
+    return common.read_inputs(prompt, job="website")
