@@ -55,24 +55,24 @@ def test_token_bucket_refills_continuously_up_to_capacity() -> None:
 
 def test_picks_the_key_with_most_headroom_and_respects_rpm() -> None:
     clock = Clock()
-    # rpm 600 -> 10/s per key; capacity = 10 * 0.99 - 1 = 8.9 requests.
+    # rpm 600 -> at most 10 requests per key in any window of 1.03 s.
     limiter = RateLimiter(["key#1", "key#2"], rpm=600, clock=clock)
 
     async def main() -> list[str]:
         keys = []
-        for _ in range(16):
+        for _ in range(20):
             lease = await limiter.acquire()
             keys.append(lease.key_id)
             await limiter.release(lease, used_tokens=0)
         # Both keys drained: the next call must wait for a refill.
         assert await not_granted(limiter)
-        clock.now += 0.2  # 2 requests' worth on each key
+        clock.now += 1.05  # the window has moved past every grant
         lease = await limiter.acquire()
         await limiter.release(lease)
         return keys
 
     keys = run(main())
-    assert keys.count("key#1") == 8 and keys.count("key#2") == 8
+    assert keys.count("key#1") == 10 and keys.count("key#2") == 10
     assert keys[:4] in (["key#1", "key#2"] * 2, ["key#2", "key#1"] * 2)  # alternates
 
 
@@ -181,7 +181,7 @@ def test_unknown_limits_learn_a_rate_from_429s_and_pace_under_it() -> None:
 
 def test_token_estimate_is_reconciled_with_usage() -> None:
     clock = Clock()
-    # tpm 6000 -> 100 tokens/s; capacity 99 tokens (1 s burst at 99 %).
+    # tpm 6000 -> at most 100 tokens in any window of 1.03 s.
     limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)
 
     async def main() -> None:
@@ -198,15 +198,15 @@ def test_token_estimate_is_reconciled_with_usage() -> None:
 
 def test_cold_key_does_not_refill_before_its_first_answer() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=120, burst_s=1.0, clock=clock)  # capacity 1
+    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.03 s
 
     async def main() -> None:
         lease = await limiter.acquire()
         clock.now += 10  # the first request is slow to arrive: no refill is assumed
         assert await not_granted(limiter)
-        await limiter.release(lease)  # the answer came back: refilling starts now
+        await limiter.release(lease)  # the answer came back: the window counts from now
         assert await not_granted(limiter)
-        clock.now += 0.6
+        clock.now += 1.05
         nxt = await asyncio.wait_for(limiter.acquire(), 1)
         await limiter.release(nxt)
 
@@ -342,4 +342,4 @@ def test_configured_limits_win_over_announced_ones() -> None:
     run(main())
     assert limiter.key_state("key#1").learned is None
     assert limiter.key_state("key#1").requests is not None
-    assert limiter.key_state("key#1").requests.rate == pytest.approx(0.99)
+    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.03)
