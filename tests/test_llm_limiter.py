@@ -343,3 +343,67 @@ def test_configured_limits_win_over_announced_ones() -> None:
     assert limiter.key_state("key#1").learned is None
     assert limiter.key_state("key#1").requests is not None
     assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.03)
+
+
+def test_no_window_of_a_second_holds_more_than_the_limit() -> None:
+    """600 rpm may be enforced as 10 requests in any second: greedy callers on a hand-driven
+    clock never get an 11th (a bucket with a one-second burst let through about twice that)."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=600, clock=clock)
+    start = clock.now
+
+    async def main() -> list[float]:
+        granted: list[float] = []
+        while clock.now < start + 3.0:
+            try:
+                lease = await asyncio.wait_for(limiter.acquire(), 0.005)
+            except TimeoutError:
+                clock.now += 0.02  # nothing free now: time moves on
+                continue
+            granted.append(clock.now)
+            await limiter.release(lease, used_tokens=0)
+        return granted
+
+    granted = run(main())
+    assert len(granted) >= 25  # the limit is used, not just respected
+    for t in granted:
+        assert sum(1 for u in granted if t - 1.0 < u <= t) <= 10, t
+
+
+def test_token_estimates_are_scaled_by_the_learned_ratio() -> None:
+    """The server counts 15 % more tokens than we estimate: reservations follow its count."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=60_000, clock=clock)
+
+    async def call(estimate: int, used: int) -> int:
+        lease = await limiter.acquire(estimate)
+        await limiter.release(lease, used_tokens=used)
+        clock.now += 1.1  # a fresh window each time
+        return lease.tokens
+
+    async def main() -> list[int]:
+        reserved = [await call(40, 46) for _ in range(3)]
+        # Lower samples move the ratio down gradually, never below what they show.
+        reserved += [await call(40, 40) for _ in range(30)]
+        reserved.append(await call(10, 1000))  # one odd answer: bounded
+        return reserved
+
+    reserved = run(main())
+    assert reserved[0] == 40  # nothing learned yet
+    assert reserved[1:3] == [46, 46]
+    assert 40 <= reserved[-2] <= 41 and reserved[4] > reserved[-2]
+    assert limiter.stats.token_ratio == pytest.approx(4.0)  # capped
+
+
+def test_failed_or_refused_calls_teach_no_ratio() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=60_000, clock=clock)
+
+    async def main() -> None:
+        lease = await limiter.acquire(40)
+        await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0)
+        lease = await limiter.acquire(40)
+        await limiter.release(lease, ok=False)
+
+    run(main())
+    assert limiter.stats.token_ratio == 1.0
