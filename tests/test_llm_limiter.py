@@ -407,3 +407,23 @@ def test_failed_or_refused_calls_teach_no_ratio() -> None:
 
     run(main())
     assert limiter.stats.token_ratio == 1.0
+
+
+def test_a_waiting_caller_is_reserved_at_the_ratio_learned_meanwhile() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.03 s
+
+    async def main() -> int:
+        warm = await limiter.acquire(10)
+        await limiter.release(warm, used_tokens=10)
+        first = await limiter.acquire(50)
+        waiter = asyncio.create_task(limiter.acquire(60))  # 60 more do not fit
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await limiter.release(first, used_tokens=100)  # the server counted twice our estimate
+        clock.now += 1.1
+        lease = await asyncio.wait_for(waiter, 1)
+        await limiter.release(lease, used_tokens=120)
+        return lease.tokens
+
+    assert run(main()) == 120

@@ -386,10 +386,11 @@ class RateLimiter:
         """
         start = self._clock()
         self._bind()
-        estimated, tokens = tokens, self._ratio.scale(tokens)
+        estimated = tokens
         async with self._turn:
             while True:
                 now = self._clock()
+                tokens = self._ratio.scale(estimated)  # with what was learned while waiting
                 if not self.usable_keys:
                     raise FatalError(
                         "every API key was refused by the server (401/403): "

@@ -105,7 +105,7 @@ class EstimateRatio:
     Bounded to [MIN, MAX] so one odd answer cannot stall or flood a key.
     """
 
-    MIN = 0.5
+    MIN = 0.2
     MAX = 4.0
     _STEP = 0.2
 
