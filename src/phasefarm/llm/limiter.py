@@ -75,7 +75,8 @@ _SEARCH_GROWTH = 0.25
 
 
 class TokenBucket:
-    """A continuously refilled bucket: `rate` units per second up to `capacity`.
+    """A continuously refilled bucket: `rate` units per second up to `capacity`. It paces a key
+    at a rate learned from 429s (capacity one request); known limits use `SlidingWindow`.
 
     A request larger than the capacity is let through when the bucket is full, leaving it in
     debt, so one big prompt cannot block a key forever. The fake server uses the same rule.
@@ -111,11 +112,6 @@ class TokenBucket:
     def hold(self, now: float) -> None:
         """No refill before `now` (see `KeyState.warm`)."""
         self.updated = max(self.updated, now)
-
-    def give_back(self, amount: float, now: float) -> None:
-        """Reconcile: positive returns over-reserved units, negative charges extra."""
-        self.refill(now)
-        self.level = min(self.capacity, self.level + amount)
 
     def ready_at(self, amount: float, now: float) -> float:
         """When `can_take(amount)` becomes true, assuming nothing else takes from it."""
