@@ -40,7 +40,7 @@ from typing import Protocol
 from phasefarm import scope
 from phasefarm.errors import FatalError, RateLimited, UsageError
 from phasefarm.llm.provider import ServerLimits
-from phasefarm.llm.window import WINDOW_S, EstimateRatio, SlidingWindow
+from phasefarm.llm.window import WINDOW_S, EstimateRatio, SlidingWindow, TokenBucket
 
 __all__ = [
     "MAX_BLOCK_S",
@@ -72,52 +72,6 @@ _RATE_MARGIN = 0.95
 # still searching for it after the first 429.
 _PROBE_GROWTH = 0.01
 _SEARCH_GROWTH = 0.25
-
-
-class TokenBucket:
-    """A continuously refilled bucket: `rate` units per second up to `capacity`. It paces a key
-    at a rate learned from 429s (capacity one request); known limits use `SlidingWindow`.
-
-    A request larger than the capacity is let through when the bucket is full, leaving it in
-    debt, so one big prompt cannot block a key forever. The fake server uses the same rule.
-    """
-
-    __slots__ = ("capacity", "level", "rate", "updated")
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        if rate <= 0 or capacity <= 0:
-            raise UsageError("rate limits must be positive")
-        self.rate = rate
-        self.capacity = capacity
-        self.level = capacity
-        self.updated = now
-
-    def refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-            self.updated = now
-
-    def can_take(self, amount: float, now: float) -> bool:
-        self.refill(now)
-        return self.level >= min(amount, self.capacity)
-
-    def take(self, amount: float, now: float, tag: int = -1) -> None:
-        self.refill(now)
-        self.level -= amount
-
-    def free(self, now: float) -> float:
-        self.refill(now)
-        return self.level
-
-    def hold(self, now: float) -> None:
-        """No refill before `now` (see `KeyState.warm`)."""
-        self.updated = max(self.updated, now)
-
-    def ready_at(self, amount: float, now: float) -> float:
-        """When `can_take(amount)` becomes true, assuming nothing else takes from it."""
-        self.refill(now)
-        need = min(amount, self.capacity) - self.level
-        return now if need <= 0 else now + need / self.rate
 
 
 @dataclass

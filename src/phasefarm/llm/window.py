@@ -1,4 +1,5 @@
-"""Client-side pacing for known limits: a sliding-window log, and the token-estimate ratio.
+"""Client-side pacing: a sliding-window log for known limits, a bucket for learned rates, and
+the token-estimate ratio.
 
 A per-minute limit is often enforced over shorter periods in proportion (OpenAI documents that
 600 rpm may be enforced as 10 requests a second). A token bucket with a one-second burst admits
@@ -15,7 +16,7 @@ from collections import deque
 
 from phasefarm.errors import UsageError
 
-__all__ = ["WINDOW_S", "EstimateRatio", "SlidingWindow"]
+__all__ = ["WINDOW_S", "EstimateRatio", "SlidingWindow", "TokenBucket"]
 
 # The shortest period a per-minute limit is assumed to be enforced over, plus 3 % for the time
 # between our grant and the server's arrival (measured with `phasefarm bench ratelimit`).
@@ -125,3 +126,49 @@ class EstimateRatio:
         else:
             self.value += self._STEP * (sample - self.value)
         self.samples += 1
+
+
+class TokenBucket:
+    """A continuously refilled bucket: `rate` units per second up to `capacity`. It paces a key
+    at a rate learned from 429s (capacity one request); known limits use `SlidingWindow`.
+
+    A request larger than the capacity is let through when the bucket is full, leaving it in
+    debt, so one big prompt cannot block a key forever. The fake server uses the same rule.
+    """
+
+    __slots__ = ("capacity", "level", "rate", "updated")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        if rate <= 0 or capacity <= 0:
+            raise UsageError("rate limits must be positive")
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def can_take(self, amount: float, now: float) -> bool:
+        self.refill(now)
+        return self.level >= min(amount, self.capacity)
+
+    def take(self, amount: float, now: float, tag: int = -1) -> None:
+        self.refill(now)
+        self.level -= amount
+
+    def free(self, now: float) -> float:
+        self.refill(now)
+        return self.level
+
+    def hold(self, now: float) -> None:
+        """No refill before `now` (see `KeyState.warm`)."""
+        self.updated = max(self.updated, now)
+
+    def ready_at(self, amount: float, now: float) -> float:
+        """When `can_take(amount)` becomes true, assuming nothing else takes from it."""
+        self.refill(now)
+        need = min(amount, self.capacity) - self.level
+        return now if need <= 0 else now + need / self.rate
