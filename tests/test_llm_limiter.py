@@ -423,3 +423,23 @@ def test_a_waiting_caller_is_reserved_at_the_ratio_learned_meanwhile() -> None:
         return lease.tokens
 
     assert run(main()) == 120
+
+
+def test_a_cold_grant_counts_from_its_own_answer() -> None:
+    """Calls granted before a key's first answer may reach the server late: each one's window
+    starts at its own answer, the latest time it can have arrived."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.03 s
+
+    async def main() -> None:
+        first, second = await limiter.acquire(), await limiter.acquire()
+        clock.now += 0.5
+        await limiter.release(first)  # the first answer: both count from here at least
+        clock.now += 0.5
+        await limiter.release(second)  # ...and this one from its own answer
+        clock.now += 0.6  # first's window is over, second's is not
+        lease = await asyncio.wait_for(limiter.acquire(), 1)
+        assert await not_granted(limiter)
+        await limiter.release(lease)
+
+    run(main())

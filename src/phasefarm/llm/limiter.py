@@ -88,6 +88,9 @@ class KeyState:
     # starts counting at the first arrival, which can be far later than our first grant (cold
     # connections, imports), and the rest of the burst then arrives bunched together.
     warm: bool = False
+    # Grants up to this sequence number were made before the first answer: each counts from its
+    # own answer, since a cold burst reaches the server spread out over a long time.
+    cold_seq: int = 0
     # Limits the server announced for this key (x-ratelimit-limit-*): windows pace it then,
     # not the AIMD window.
     learned: ServerLimits | None = None
@@ -418,7 +421,12 @@ class RateLimiter:
         now = self._clock()
         state = self._keys[lease.key_id]
         self._freeze_if_cold(state, now)
-        state.warm = True
+        if not state.warm:
+            state.warm, state.cold_seq = True, self._seq
+        if lease.seq <= state.cold_seq:
+            for pacer in (state.requests, state.tokens):
+                if isinstance(pacer, SlidingWindow):
+                    pacer.restamp(lease.seq, now)
         state.in_flight -= 1
         self._in_flight -= 1
         if rate_limited and isinstance(state.requests, SlidingWindow):

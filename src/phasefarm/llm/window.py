@@ -78,6 +78,14 @@ class SlidingWindow:
                 entry[1] = float(max(0.0, amount))
                 return
 
+    def restamp(self, tag: int, now: float) -> None:
+        """The grant `tag` counts from `now` (it reached the server at some time before now)."""
+        for entry in self.entries:
+            if entry[2] == tag and entry[0] < now:
+                entry[0] = now
+                self.entries = deque(sorted(self.entries))
+                return
+
     def hold(self, now: float) -> None:
         """Nothing granted so far starts to expire before `now` (the key's first answer: the
         server counts from its first arrival, which can be much later than our first grant)."""
