@@ -42,10 +42,6 @@ def test_token_bucket_refills_continuously_up_to_capacity() -> None:
     assert bucket.ready_at(1, 0) == pytest.approx(0.1)
     assert bucket.can_take(1, 0.1)
     assert bucket.can_take(5, 10) and bucket.level == 5  # capped
-    # Reconcile: reserved 3, used 1 -> 2 come back.
-    bucket.take(3, 10)
-    bucket.give_back(3 - 1, 10)
-    assert bucket.level == pytest.approx(4)
     # A request bigger than the capacity passes when full, leaving debt.
     big = TokenBucket(rate=1, capacity=10, now=0)
     assert big.can_take(50, 0)
@@ -55,24 +51,24 @@ def test_token_bucket_refills_continuously_up_to_capacity() -> None:
 
 def test_picks_the_key_with_most_headroom_and_respects_rpm() -> None:
     clock = Clock()
-    # rpm 600 -> 10/s per key; capacity = 10 * 0.99 - 1 = 8.9 requests.
+    # rpm 600 -> at most 10 requests per key in any window of 1.03 s.
     limiter = RateLimiter(["key#1", "key#2"], rpm=600, clock=clock)
 
     async def main() -> list[str]:
         keys = []
-        for _ in range(16):
+        for _ in range(20):
             lease = await limiter.acquire()
             keys.append(lease.key_id)
             await limiter.release(lease, used_tokens=0)
         # Both keys drained: the next call must wait for a refill.
         assert await not_granted(limiter)
-        clock.now += 0.2  # 2 requests' worth on each key
+        clock.now += 1.05  # the window has moved past every grant
         lease = await limiter.acquire()
         await limiter.release(lease)
         return keys
 
     keys = run(main())
-    assert keys.count("key#1") == 8 and keys.count("key#2") == 8
+    assert keys.count("key#1") == 10 and keys.count("key#2") == 10
     assert keys[:4] in (["key#1", "key#2"] * 2, ["key#2", "key#1"] * 2)  # alternates
 
 
@@ -181,7 +177,7 @@ def test_unknown_limits_learn_a_rate_from_429s_and_pace_under_it() -> None:
 
 def test_token_estimate_is_reconciled_with_usage() -> None:
     clock = Clock()
-    # tpm 6000 -> 100 tokens/s; capacity 99 tokens (1 s burst at 99 %).
+    # tpm 6000 -> at most 100 tokens in any window of 1.03 s.
     limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)
 
     async def main() -> None:
@@ -198,15 +194,15 @@ def test_token_estimate_is_reconciled_with_usage() -> None:
 
 def test_cold_key_does_not_refill_before_its_first_answer() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=120, burst_s=1.0, clock=clock)  # capacity 1
+    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.03 s
 
     async def main() -> None:
         lease = await limiter.acquire()
         clock.now += 10  # the first request is slow to arrive: no refill is assumed
         assert await not_granted(limiter)
-        await limiter.release(lease)  # the answer came back: refilling starts now
+        await limiter.release(lease)  # the answer came back: the window counts from now
         assert await not_granted(limiter)
-        clock.now += 0.6
+        clock.now += 1.05
         nxt = await asyncio.wait_for(limiter.acquire(), 1)
         await limiter.release(nxt)
 
@@ -342,4 +338,108 @@ def test_configured_limits_win_over_announced_ones() -> None:
     run(main())
     assert limiter.key_state("key#1").learned is None
     assert limiter.key_state("key#1").requests is not None
-    assert limiter.key_state("key#1").requests.rate == pytest.approx(0.99)
+    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.03)
+
+
+def test_no_window_of_a_second_holds_more_than_the_limit() -> None:
+    """600 rpm may be enforced as 10 requests in any second: greedy callers on a hand-driven
+    clock never get an 11th (a bucket with a one-second burst let through about twice that)."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=600, clock=clock)
+    start = clock.now
+
+    async def main() -> list[float]:
+        granted: list[float] = []
+        while clock.now < start + 3.0:
+            try:
+                lease = await asyncio.wait_for(limiter.acquire(), 0.005)
+            except TimeoutError:
+                clock.now += 0.02  # nothing free now: time moves on
+                continue
+            granted.append(clock.now)
+            await limiter.release(lease, used_tokens=0)
+        return granted
+
+    granted = run(main())
+    assert len(granted) >= 25  # the limit is used, not just respected
+    for t in granted:
+        assert sum(1 for u in granted if t - 1.0 < u <= t) <= 10, t
+
+
+def test_token_estimates_are_scaled_by_the_learned_ratio() -> None:
+    """The server counts 15 % more tokens than we estimate: reservations follow its count."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=60_000, clock=clock)
+
+    async def call(estimate: int, used: int) -> int:
+        lease = await limiter.acquire(estimate)
+        await limiter.release(lease, used_tokens=used)
+        clock.now += 1.1  # a fresh window each time
+        return lease.tokens
+
+    async def main() -> list[int]:
+        reserved = [await call(40, 46) for _ in range(3)]
+        # Lower samples move the ratio down gradually, never below what they show.
+        reserved += [await call(40, 40) for _ in range(30)]
+        reserved.append(await call(10, 1000))  # one odd answer: bounded
+        return reserved
+
+    reserved = run(main())
+    assert reserved[0] == 40  # nothing learned yet
+    assert reserved[1:3] == [46, 46]
+    assert 40 <= reserved[-2] <= 41 and reserved[4] > reserved[-2]
+    assert limiter.stats.token_ratio == pytest.approx(4.0)  # capped
+
+
+def test_failed_or_refused_calls_teach_no_ratio() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=60_000, clock=clock)
+
+    async def main() -> None:
+        lease = await limiter.acquire(40)
+        await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0)
+        lease = await limiter.acquire(40)
+        await limiter.release(lease, ok=False)
+
+    run(main())
+    assert limiter.stats.token_ratio == 1.0
+
+
+def test_a_waiting_caller_is_reserved_at_the_ratio_learned_meanwhile() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.03 s
+
+    async def main() -> int:
+        warm = await limiter.acquire(10)
+        await limiter.release(warm, used_tokens=10)
+        first = await limiter.acquire(50)
+        waiter = asyncio.create_task(limiter.acquire(60))  # 60 more do not fit
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await limiter.release(first, used_tokens=100)  # the server counted twice our estimate
+        clock.now += 1.1
+        lease = await asyncio.wait_for(waiter, 1)
+        await limiter.release(lease, used_tokens=120)
+        return lease.tokens
+
+    assert run(main()) == 120
+
+
+def test_a_cold_grant_counts_from_its_own_answer() -> None:
+    """Calls granted before a key's first answer may reach the server late: each one's window
+    starts at its own answer, the latest time it can have arrived."""
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.03 s
+
+    async def main() -> None:
+        first, second = await limiter.acquire(), await limiter.acquire()
+        clock.now += 0.5
+        await limiter.release(first)  # the first answer: both count from here at least
+        clock.now += 0.5
+        await limiter.release(second)  # ...and this one from its own answer
+        clock.now += 0.6  # first's window is over, second's is not
+        lease = await asyncio.wait_for(limiter.acquire(), 1)
+        assert await not_granted(limiter)
+        await limiter.release(lease)
+
+    run(main())

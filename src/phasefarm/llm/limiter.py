@@ -4,9 +4,13 @@ All state lives in one `RateLimiter` object behind two async methods, `acquire` 
 so a Ray actor can later hold it and every worker share it. Per API key (known only by its masked
 id, "key#1") it keeps:
 
-- a request bucket and a token bucket (capacity = `burst_s` seconds of the per-minute rate,
-  refilled continuously) when `rpm` / `tpm` are known; tokens are reserved from an estimate
-  before the call and reconciled with the real usage after it;
+- a request window and a token window (`SlidingWindow`: at most a second's share of the
+  per-minute limit in any window of a little over a second, so no server window of that
+  length, or of a minute, sees more than its limit) when `rpm` / `tpm` are known; tokens are
+  reserved from an estimate before the call and reconciled with the real usage after it. The
+  estimate is scaled by the ratio of the usage servers reported to what was estimated
+  (`EstimateRatio`, bounded), so a server whose tokenizer counts more than our four characters
+  a token still sees its tpm met;
 - `blocked_until`: after a 429 no request goes to that key before Retry-After (or the
   `x-ratelimit-reset-*` time) has passed; the other keys go on;
 - when limits are unknown, a concurrency window that grows by 1/window per success and halves
@@ -17,7 +21,7 @@ id, "key#1") it keeps:
   under that and probes upward slowly, so it meets a 429 now and then instead of once per
   call; requests resume one at a time when a block lifts, not as a burst;
 - when the server announces a key's limits in its answers (`x-ratelimit-limit-requests/tokens`,
-  as OpenAI does), that key gets buckets for them instead.
+  as OpenAI does), that key gets windows for them instead.
 
 Callers are served first come, first served. Waiting is reported with
 `phasefarm.scope.emit("limiter.wait", key=..., seconds=...)` in the caller's phase.
@@ -36,6 +40,7 @@ from typing import Protocol
 from phasefarm import scope
 from phasefarm.errors import FatalError, RateLimited, UsageError
 from phasefarm.llm.provider import ServerLimits
+from phasefarm.llm.window import WINDOW_S, EstimateRatio, SlidingWindow, TokenBucket
 
 __all__ = [
     "MAX_BLOCK_S",
@@ -69,61 +74,24 @@ _PROBE_GROWTH = 0.01
 _SEARCH_GROWTH = 0.25
 
 
-class TokenBucket:
-    """A continuously refilled bucket: `rate` units per second up to `capacity`.
-
-    A request larger than the capacity is let through when the bucket is full, leaving it in
-    debt, so one big prompt cannot block a key forever. The fake server uses the same rule.
-    """
-
-    __slots__ = ("capacity", "level", "rate", "updated")
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        if rate <= 0 or capacity <= 0:
-            raise UsageError("rate limits must be positive")
-        self.rate = rate
-        self.capacity = capacity
-        self.level = capacity
-        self.updated = now
-
-    def refill(self, now: float) -> None:
-        if now > self.updated:
-            self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
-            self.updated = now
-
-    def can_take(self, amount: float, now: float) -> bool:
-        self.refill(now)
-        return self.level >= min(amount, self.capacity)
-
-    def take(self, amount: float, now: float) -> None:
-        self.refill(now)
-        self.level -= amount
-
-    def give_back(self, amount: float, now: float) -> None:
-        """Reconcile: positive returns over-reserved units, negative charges extra."""
-        self.refill(now)
-        self.level = min(self.capacity, self.level + amount)
-
-    def ready_at(self, amount: float, now: float) -> float:
-        """When `can_take(amount)` becomes true, assuming nothing else takes from it."""
-        self.refill(now)
-        need = min(amount, self.capacity) - self.level
-        return now if need <= 0 else now + need / self.rate
-
-
 @dataclass
 class KeyState:
     key_id: str
-    requests: TokenBucket | None
-    tokens: TokenBucket | None
+    # A window for known or announced limits; a bucket of one request for a rate learned
+    # from 429s.
+    requests: SlidingWindow | TokenBucket | None
+    tokens: SlidingWindow | None
     window: float  # adaptive concurrency window (AIMD); used when limits are unknown
     in_flight: int = 0
     blocked_until: float = 0.0
-    # A key's buckets refill only once a first answer came back: the server starts counting
-    # at the first arrival, which can be far later than our first grant (cold connections,
-    # imports), and the rest of the burst then arrives bunched together.
+    # A key's windows and buckets free up only once a first answer came back: the server
+    # starts counting at the first arrival, which can be far later than our first grant (cold
+    # connections, imports), and the rest of the burst then arrives bunched together.
     warm: bool = False
-    # Limits the server announced for this key (x-ratelimit-limit-*): buckets pace it then,
+    # Grants up to this sequence number were made before the first answer: each counts from its
+    # own answer, since a cold burst reaches the server spread out over a long time.
+    cold_seq: int = 0
+    # Limits the server announced for this key (x-ratelimit-limit-*): windows pace it then,
     # not the AIMD window.
     learned: ServerLimits | None = None
     granted: int = 0
@@ -142,9 +110,11 @@ class Lease:
     """Permission for one call on one key. Give it back with `release`."""
 
     key_id: str
-    tokens: int  # reserved estimate
+    tokens: int  # reserved: the estimate, scaled by the learned ratio
     granted_at: float
     waited_s: float
+    estimated: int = 0  # the caller's estimate, unscaled
+    seq: int = 0  # identifies the grant in the key's windows
 
 
 class Limiter(Protocol):
@@ -182,6 +152,7 @@ class LimiterStats:
     waited_s: float
     windows: dict[str, float]  # adaptive concurrency window per key
     rates: dict[str, float | None] = field(default_factory=dict)  # rpm learned from 429s
+    token_ratio: float = 1.0  # server-counted tokens per estimated token, learned
 
 
 class RateLimiter:
@@ -193,8 +164,7 @@ class RateLimiter:
         *,
         rpm: float | None = None,
         tpm: float | None = None,
-        burst_s: float = 1.0,
-        safety: float = 0.99,
+        window_s: float = WINDOW_S,
         adaptive: bool | None = None,
         initial_window: float = 2.0,
         max_window: float = 256.0,
@@ -205,22 +175,22 @@ class RateLimiter:
             raise UsageError("the limiter needs at least one key")
         if (rpm is not None and rpm <= 0) or (tpm is not None and tpm <= 0):
             raise UsageError("rpm and tpm must be positive")
-        if not 0 < safety <= 1:
-            raise UsageError("safety must be in (0, 1]")
+        if window_s <= 0:
+            raise UsageError("window_s must be positive")
         self._clock = clock
-        self._burst_s = burst_s
-        self._safety = safety
+        self._window_s = window_s
+        self._ratio = EstimateRatio()
+        self._seq = 0
         self.rpm = rpm
         self.tpm = tpm
-        # Without known limits we probe with AIMD; with them, buckets alone pace the calls.
+        # Without known limits we probe with AIMD; with them, windows alone pace the calls.
         self.adaptive = (rpm is None and tpm is None) if adaptive is None else adaptive
         self._max_window = max_window
         self._max_concurrency = max_concurrency
-        now = clock()
         self._keys: dict[str, KeyState] = {}
         for key_id in key_ids:
-            requests = self._request_bucket(rpm, now) if rpm is not None else None
-            tokens = self._token_bucket(tpm, now) if tpm is not None else None
+            requests = self._window(rpm) if rpm is not None else None
+            tokens = self._window(tpm) if tpm is not None else None
             self._keys[key_id] = KeyState(key_id, requests, tokens, window=initial_window)
         self._order = list(self._keys)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,14 +202,8 @@ class RateLimiter:
         self._waits = 0
         self._waited_s = 0.0
 
-    def _request_bucket(self, rpm: float, now: float) -> TokenBucket:
-        # One request less than the server's burst, for arrival jitter.
-        capacity = max(1.0, rpm / 60.0 * self._burst_s * self._safety - 1.0)
-        return TokenBucket(rpm / 60.0 * self._safety, capacity, now)
-
-    def _token_bucket(self, tpm: float, now: float) -> TokenBucket:
-        capacity = max(1.0, tpm / 60.0 * self._burst_s * self._safety)
-        return TokenBucket(tpm / 60.0 * self._safety, capacity, now)
+    def _window(self, per_minute: float) -> SlidingWindow:
+        return SlidingWindow(per_minute, window_s=self._window_s)
 
     def _probing(self, state: KeyState) -> bool:
         """Limits unknown and not announced: the key learns from its 429s."""
@@ -254,14 +218,16 @@ class RateLimiter:
             return
         known = state.learned
         if limits.rpm and (known is None or known.rpm != limits.rpm):
-            state.requests = self._request_bucket(limits.rpm, now)
+            requests = self._window(limits.rpm)
             if limits.remaining_requests is not None:
-                state.requests.level = min(state.requests.capacity, limits.remaining_requests)
-            state.requests.level -= state.in_flight  # granted, not yet counted by the server
+                requests.take(max(0.0, requests.capacity - limits.remaining_requests), now)
+            requests.take(state.in_flight, now)  # granted, not yet counted by the server
+            state.requests = requests
         if limits.tpm and (known is None or known.tpm != limits.tpm):
-            state.tokens = self._token_bucket(limits.tpm, now)
+            tokens = self._window(limits.tpm)
             if limits.remaining_tokens is not None:
-                state.tokens.level = min(state.tokens.capacity, limits.remaining_tokens)
+                tokens.take(max(0.0, tokens.capacity - limits.remaining_tokens), now)
+            state.tokens = tokens
         if state.rate is not None:  # announced limits replace the rate learned from 429s
             if not limits.rpm:
                 state.requests = None
@@ -294,13 +260,14 @@ class RateLimiter:
             rates={
                 k: None if s.rate is None else round(s.rate * 60, 1) for k, s in self._keys.items()
             },
+            token_ratio=self._ratio.value,
         )
 
     def _freeze_if_cold(self, state: KeyState, now: float) -> None:
         if not state.warm:
-            for bucket in (state.requests, state.tokens):
-                if bucket is not None:
-                    bucket.updated = max(bucket.updated, now)
+            for pacer in (state.requests, state.tokens):
+                if pacer is not None:
+                    pacer.hold(now)
 
     def set_aside(self, key_id: str) -> bool:
         """Stop using a key for the rest of the run (the server refused it). True the first
@@ -335,10 +302,8 @@ class RateLimiter:
         self._freeze_if_cold(state, now)
         at = max(now, state.blocked_until)
         if not state.warm and (
-            (state.requests is not None and state.requests.level < 1)
-            or (
-                state.tokens is not None and state.tokens.level < min(tokens, state.tokens.capacity)
-            )
+            (state.requests is not None and not state.requests.can_take(1, now))
+            or (state.tokens is not None and not state.tokens.can_take(tokens, now))
         ):
             return None  # no refill before the first answer: wait for a release
         if state.requests is not None:
@@ -350,10 +315,11 @@ class RateLimiter:
     def _headroom(self, state: KeyState) -> float:
         if self._paced_by_window(state):
             return 1.0 - state.in_flight / max(1.0, state.window)
+        now = self._clock()
         if state.requests is not None:
-            return state.requests.level / state.requests.capacity
+            return state.requests.free(now) / state.requests.capacity
         if state.tokens is not None:
-            return state.tokens.level / state.tokens.capacity
+            return state.tokens.free(now) / state.tokens.capacity
         return -float(state.in_flight)
 
     def _bind(self) -> None:
@@ -373,9 +339,11 @@ class RateLimiter:
         """
         start = self._clock()
         self._bind()
+        estimated = tokens
         async with self._turn:
             while True:
                 now = self._clock()
+                tokens = self._ratio.scale(estimated)  # with what was learned while waiting
                 if not self.usable_keys:
                     raise FatalError(
                         "every API key was refused by the server (401/403): "
@@ -407,10 +375,11 @@ class RateLimiter:
                 self._changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), sleep)
+            self._seq += 1
             if state.requests is not None:
-                state.requests.take(1, now)
+                state.requests.take(1, now, self._seq)
             if state.tokens is not None:
-                state.tokens.take(tokens, now)
+                state.tokens.take(tokens, now, self._seq)
             state.in_flight += 1
             state.granted += 1
             if self._probing(state):
@@ -424,7 +393,14 @@ class RateLimiter:
             self._waits += 1
             self._waited_s += waited
             scope.emit("limiter.wait", key=state.key_id, seconds=round(waited, 4))
-        return Lease(key_id=state.key_id, tokens=tokens, granted_at=now, waited_s=waited)
+        return Lease(
+            key_id=state.key_id,
+            tokens=tokens,
+            granted_at=now,
+            waited_s=waited,
+            estimated=estimated,
+            seq=self._seq,
+        )
 
     async def release(
         self,
@@ -445,11 +421,21 @@ class RateLimiter:
         now = self._clock()
         state = self._keys[lease.key_id]
         self._freeze_if_cold(state, now)
-        state.warm = True
+        if not state.warm:
+            state.warm, state.cold_seq = True, self._seq
+        if lease.seq <= state.cold_seq:
+            for pacer in (state.requests, state.tokens):
+                if isinstance(pacer, SlidingWindow):
+                    pacer.restamp(lease.seq, now)
         state.in_flight -= 1
         self._in_flight -= 1
-        if state.tokens is not None and used_tokens is not None:
-            state.tokens.give_back(lease.tokens - used_tokens, now)
+        if rate_limited and isinstance(state.requests, SlidingWindow):
+            state.requests.settle(lease.seq, 0)  # a refused request is not counted
+        if used_tokens is not None:
+            if state.tokens is not None:
+                state.tokens.settle(lease.seq, used_tokens)
+            if ok and not rate_limited:
+                self._ratio.observe(lease.estimated, used_tokens)
         if limits is not None:
             self._learn(state, limits, now)
         if rate_limited:
@@ -468,12 +454,13 @@ class RateLimiter:
             state.blocked_until = max(state.blocked_until, now + wait)
         elif ok:
             state.window = min(self._max_window, state.window + 1.0 / max(1.0, state.window))
-            if state.rate is not None and state.requests is not None and self._probing(state):
+            learned = state.requests
+            if state.rate is not None and isinstance(learned, TokenBucket) and self._probing(state):
                 growth = _PROBE_GROWTH if state.rate_trusted else _SEARCH_GROWTH
                 # + growth per success is `growth` per second at the paced rate.
                 state.rate += growth
-                state.requests.refill(now)
-                state.requests.rate = state.rate
+                learned.refill(now)
+                learned.rate = state.rate
         self._changed.set()
 
     def _learn_rate(self, state: KeyState, refused_at: float, now: float) -> None:
