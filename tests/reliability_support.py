@@ -11,6 +11,7 @@ import pytest
 from phasefarm.testing.fake_openai import FakeOpenAI
 from website_support import run_cli
 
+BRIEF = "A bakery in Lisbon with weekend workshops"
 KEY = "sk-reliability-0000000001"
 
 
@@ -28,7 +29,7 @@ def website_over(
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     argv = [
         "website",
-        "A bakery in Lisbon with weekend workshops",
+        BRIEF,
         "--out",
         str(tmp_path / "site"),
         "--provider",

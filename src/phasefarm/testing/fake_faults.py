@@ -46,7 +46,7 @@ class Faults:
 
 @dataclass(frozen=True)
 class Rule:
-    """What every request whose JSON schema name is `match` (or whose last message contains
+    """What every request whose JSON schema name is `match` (or whose messages contain
     it) gets instead of a normal answer: an error `status`, verbatim `content`, or a `stall`
     (no answer until the server stops)."""
 

@@ -33,7 +33,7 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
@@ -140,6 +140,7 @@ class FakeOpenAI:
         answer_token_limit: int | None = None,
         reject_max_tokens: bool = False,
         faults: Faults | None = None,
+        rewrite: Callable[[dict[str, Any], Any], Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -167,6 +168,9 @@ class FakeOpenAI:
         # As OpenAI's reasoning models: `max_tokens` refused, `max_completion_tokens` wanted.
         self.reject_max_tokens = reject_max_tokens
         self.faults = faults
+        # rewrite(schema, value): changes each generated structured answer before it is sent,
+        # e.g. hostile text inside schema-valid values (verbatim answers: `rule(content=)`)
+        self.rewrite = rewrite
         self._stopping = threading.Event()  # ends stalled answers, so the server can stop
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
@@ -289,7 +293,7 @@ class FakeOpenAI:
         stall: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        """From now on, every request whose JSON schema name is `match` (or whose last message
+        """From now on, every request whose JSON schema name is `match` (or whose messages
         contains it) answers `status`, or `content` verbatim, or never (`stall`)."""
         if (status is not None) + (content is not None) + stall != 1:
             raise ValueError("a rule gives exactly one of status, content or stall")
@@ -547,7 +551,7 @@ class FakeOpenAI:
         signature = call_signature("chat", model, json.dumps([messages, response_format]))
         with self._state.lock:
             scripted = self._state.answers.popleft() if self._state.answers else None
-            rule = self._rule_for(schema_name, _last_text(messages))
+            rule = self._rule_for(schema_name, json.dumps(messages, ensure_ascii=False))
         if scripted is None and rule is not None and rule.content is not None:
             scripted = rule.content
         finish = "stop"
@@ -641,7 +645,10 @@ class FakeOpenAI:
     ) -> str:
         if fmt == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
-            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
+            value = fuzz(schema, rng, edges=self.fuzz)
+            if self.rewrite is not None:
+                value = self.rewrite(schema, value)
+            return json.dumps(value, ensure_ascii=False)
         if fmt == "json_object":
             schema = _schema_in_messages(messages)
             if schema is None:
