@@ -176,6 +176,11 @@ def print_report(report: ReliabilityReport) -> None:
     for trial in report.fault_trials:
         if trial.lost:
             console.print(f"seed {trial.seed}: lost {', '.join(trial.lost)}", highlight=False)
+    kills = report.kills
+    if kills is not None and kills.source_changed:
+        console.print("phasefarm's source changed during the kill trials: run again", style="red")
+    if kills is not None and not kills.baseline_deterministic:
+        console.print("two uninterrupted runs differed: kill trials mean nothing", style="red")
     console.print("PASS" if report.ok else "FAIL", highlight=False)
 
 
