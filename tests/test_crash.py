@@ -36,6 +36,7 @@ def test_three_crash_trials_lose_nothing_and_rerun_nothing(tmp_path: Path):
     assert report.reruns == 0, details
     assert report.calls_remade == 0, details
     assert report.corrupt == 0, details
+    assert report.redone == sum(len(t.redone) for t in report.trials)  # reported, may be > 0
     # (not report.ok: that also requires phasefarm's source unchanged during the run, which a
     # benchmark needs, and which a shared working tree edited by others cannot promise)
 
@@ -61,12 +62,35 @@ def test_rerun_of_a_finished_phase_is_detected(tmp_path: Path):
     conn.execute("UPDATE phases SET input_hash = 'stale' WHERE run = 'r1' AND key = 'tone'")
     conn.commit()
     conn.close()
-    snap = crash._snapshot(store, "r1")
+    snap = crash.snapshot_store(store, "r1")
     assert snap is not None and "tone" in snap.succeeded
     again = _demo(tmp_path, "resume", "r1", "--store", str(store))
     assert again.returncode == 0, again.stderr
-    reruns, _ = crash._count_reruns(store, "r1", [snap])
+    reruns, _, redone = crash.count_reruns(store, "r1", [snap])
     assert reruns == ["tone"]
+    assert redone == []
+
+
+def test_a_phase_in_flight_at_a_kill_is_counted_as_redone(tmp_path: Path):
+    """Control: a phase that started but has no record (as if killed while it ran, or before
+    its record was committed) runs again on resume, and is counted as re-done, not re-run."""
+    store = tmp_path / "runs.sqlite3"
+    done = _demo(
+        tmp_path, "demo", "owls", "--time-scale", "0", "--store", str(store), "--run-id", "r1"
+    )
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(store)
+    conn.execute("DELETE FROM phases WHERE run = 'r1' AND key IN ('page', 'section[1]')")
+    conn.execute("UPDATE runs SET status = 'running' WHERE id = 'r1'")
+    conn.commit()
+    conn.close()
+    snap = crash.snapshot_store(store, "r1")
+    assert snap is not None and "page" not in snap.succeeded
+    again = _demo(tmp_path, "resume", "r1", "--store", str(store))
+    assert again.returncode == 0, again.stderr
+    reruns, _, redone = crash.count_reruns(store, "r1", [snap])
+    assert reruns == []
+    assert redone == ["page", "section[1]"]
 
 
 def test_corrupt_store_is_detected(tmp_path: Path):
@@ -89,4 +113,4 @@ def test_changed_output_is_detected(tmp_path: Path):
     (tmp_path / "a" / "index.html").write_text("<h1>hi!</h1>")
     (tmp_path / "extra.txt").write_text("x")
     got = crash.tree_hashes(tmp_path)
-    assert crash._differences(expected, got) == ["extra extra.txt", "differs a/index.html"]
+    assert crash.differences(expected, got) == ["extra extra.txt", "differs a/index.html"]

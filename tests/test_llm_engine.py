@@ -107,3 +107,35 @@ def test_limiter_waits_show_up_as_events() -> None:
     waits = [e for e in result.timeline if e.kind == "limiter.wait"]
     assert waits and all(e.phase == "calls" for e in waits)
     assert all(e.data["key"] == "offline" and e.data["seconds"] > 0 for e in waits)
+
+
+def test_one_retry_policy_the_record_counts_every_provider_call(fake_openai) -> None:
+    """Transport errors are retried in the LLM layer only: a phase with `retries=2` whose model
+    call keeps failing makes RetryPolicy.transient_attempts calls, not three times as many, and
+    its record counts them all (failed ones included)."""
+    from phasefarm.llm.client import RetryPolicy
+
+    policy = RetryPolicy(transient_attempts=3, backoff_base_s=0.0, backoff_max_s=0.0)
+    server = fake_openai(keys=["sk-a"])
+    llm = build_llm(
+        "openai", model="fake-model", base_url=server.url, api_keys=["sk-a"], retry=policy
+    )
+    flow = Flow("retry-policy")
+
+    @flow.phase(retries=2, backoff=0)
+    async def flaky(llm):  # type: ignore[no-untyped-def]
+        return await llm.text(msgs("hello"), task="flaky")
+
+    @flow.phase(retries=2, backoff=0)
+    async def doomed(flaky, llm):  # type: ignore[no-untyped-def]
+        server.fail_next(503, count=10)
+        return await llm.text(msgs("again"), task="doomed")
+
+    server.fail_next(503, count=2)  # flaky: two failures, then an answer
+    result = flow.run_sync(services={"llm": llm})
+    flaky_record, doomed_record = result.phases["flaky"], result.phases["doomed"]
+    assert flaky_record.status == "succeeded" and flaky_record.attempts == 1
+    assert flaky_record.provider_calls == 3
+    assert doomed_record.status == "failed" and doomed_record.attempts == 1
+    assert doomed_record.provider_calls == policy.transient_attempts
+    assert len(server.requests) == 3 + policy.transient_attempts

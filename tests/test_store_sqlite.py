@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -243,8 +244,10 @@ def test_killed_but_unreaped_holder_is_dead_too(tmp_path: Path):
     proc = start_holder(path, "create")
     proc.send_signal(signal.SIGKILL)
     stat = Path(f"/proc/{proc.pid}/stat")
+    deadline = time.monotonic() + 10  # the kernel finishes a kill in microseconds
     while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
-        pass  # wait for the kernel to finish the kill (a few microseconds)
+        assert time.monotonic() < deadline, "the killed holder did not become a zombie"
+        time.sleep(0.001)
     try:
         with SQLiteStore(path) as s:
             s.acquire("r1")
@@ -327,3 +330,75 @@ def test_release_frees_the_run_even_when_the_store_fails(tmp_path: Path):
         s.acquire("r1")
         s.release("r1")
     broken.close()
+
+
+def test_the_writer_commits_what_arrives_together_in_one_transaction(tmp_path: Path):
+    """While one batch is being written, those handed over meanwhile wait, then go in a single
+    `save_batch` (one transaction); `on_commit` counts them all as durable at once."""
+    import threading
+
+    from phasefarm.store.base import PhaseRow
+    from phasefarm.store.writer import Batch, CheckpointWriter
+
+    release = threading.Event()
+    entered = threading.Event()
+    calls: list[list[str]] = []
+
+    class SlowStore(SQLiteStore):
+        def save_batch(self, run_id, phases, added, events):
+            calls.append([p.key for p in phases])
+            if len(calls) == 1:
+                entered.set()
+                assert release.wait(timeout=10)
+            super().save_batch(run_id, phases, added, events)
+
+    commits: list[tuple[int, object]] = []
+    done = threading.Event()
+
+    def on_commit(count, error):
+        commits.append((count, error))
+        if count == 4:
+            done.set()
+
+    def row(key: str) -> PhaseRow:
+        return PhaseRow(key, "succeeded", 1, 0.0, 1.0, '"out"', None, None, "{}")
+
+    with SlowStore(tmp_path / "runs.db") as store:
+        store.create_run("r1", "f", {}, "parallel", {})
+        writer = CheckpointWriter(store, "r1", on_commit)
+        writer.submit(Batch(phases=[row("a")]))
+        assert entered.wait(timeout=10)
+        for key in ("b", "c", "d"):
+            writer.submit(Batch(phases=[row(key)]))
+        release.set()
+        assert done.wait(timeout=10)
+        assert writer.close(timeout=10) is None
+        assert calls == [["a"], ["b", "c", "d"]]
+        assert commits == [(1, None), (4, None)]
+        assert sorted(store.load_run("r1").phases) == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("url", ["sqlite:", "sqlite:relative.db", "SQLITE:runs.db"])
+def test_sqlite_urls_without_slashes_are_refused_not_made_into_files(tmp_path: Path, url: str):
+    from phasefarm.errors import StoreRefused, UsageError
+    from phasefarm.store.url import open_store
+
+    with pytest.raises(StoreRefused, match="bad store URL") as info:
+        open_store(url)
+    assert isinstance(info.value, UsageError)  # exit 2: the user gave it
+    assert not list(tmp_path.iterdir())
+
+
+def test_synchronous_is_full_by_default_and_normal_on_request(tmp_path: Path):
+    from phasefarm.store.url import open_store
+
+    full = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    normal = open_store(f"sqlite:///{tmp_path / 'b.db'}?synchronous=normal")
+    try:
+        assert isinstance(full, SQLiteStore) and isinstance(normal, SQLiteStore)
+        assert full._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert normal._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert normal.path == tmp_path / "b.db"
+    finally:
+        full.close()
+        normal.close()

@@ -14,6 +14,7 @@ from phasefarm.engine import (
 from phasefarm.errors import (
     BadOutput,
     BudgetExceeded,
+    CheckFailed,
     CheckpointValueError,
     FatalError,
     GraphError,
@@ -22,6 +23,7 @@ from phasefarm.errors import (
     RateLimited,
     RunStopped,
     StoreError,
+    StoreRefused,
     TransientError,
     UsageError,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "MODES",
     "BadOutput",
     "BudgetExceeded",
+    "CheckFailed",
     "CheckpointValueError",
     "Event",
     "FatalError",
@@ -49,6 +52,7 @@ __all__ = [
     "RunStopped",
     "Scheduler",
     "StoreError",
+    "StoreRefused",
     "TransientError",
     "UsageError",
     "__version__",

@@ -1,8 +1,9 @@
 """The `phasefarm` command line: typer app, rich progress, one-line errors.
 
-Every command lets `UsageError` (and its subclasses GraphError, StoreError) rise; `main()` turns
-it into one line on stderr and exit code 2, with no traceback. Exit codes: 0 all phases
-succeeded, 1 the run finished with failures, 2 bad usage or bad input, 130 interrupted.
+Every command lets `UsageError` (and its subclasses GraphError, StoreRefused) rise; `main()` turns
+it into one line on stderr and exit code 2, with no traceback; a `StoreError` (the store failed
+during a run) is one line and exit code 1. Exit codes: 0 all phases succeeded, 1 the run
+finished with failures or its store failed, 2 bad usage or bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from phasefarm.errors import PhasefarmError, UsageError
+from phasefarm.errors import PhasefarmError, StoreError, UsageError
 from phasefarm.options import check_cap, check_non_negative
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def run_job(
     retry_failed: bool = False,
 ) -> NoReturn:
     """Run (or resume) a job with live progress and exit 0 / 1 like DESIGN.md says."""
-    from phasefarm.engine.runner import Run, run_blocking
+    from phasefarm.engine.handle import resumed_run, run_blocking
+    from phasefarm.engine.run import Run
     from phasefarm.store.url import open_store
 
     store = open_store(store_url)
@@ -105,7 +107,7 @@ def run_job(
     def make_run() -> Run:
         if resume:
             assert run_id is not None
-            return Run.for_resume(
+            return resumed_run(
                 flow,
                 run_id,
                 store=store,
@@ -605,6 +607,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         typer.echo(f"phasefarm: error: {exc}", err=True)
         sys.exit(2)
+    except StoreError as exc:  # not the user's input: the store failed during the run
+        typer.echo(f"phasefarm: error: {exc}", err=True)
+        sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

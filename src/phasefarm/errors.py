@@ -6,19 +6,26 @@ errors are mapped to one of them at the boundary where they are caught.
     PhasefarmError
     ├── UsageError            bad input from the user (CLI exit code 2)
     │   ├── GraphError        cycle, unknown dependency, duplicate name, bad option
-    │   └── StoreError        unknown run id, newer schema, store locked, bad store URL
+    │   └── StoreRefused      (also a StoreError) bad store URL, unknown run id, run executed
+    │       │                 by another process, not a store, newer schema
     │       └── CheckpointValueError  a value the checkpoint codec cannot write
+    ├── StoreError            the checkpoint store failed (disk, database): CLI exit code 1
     ├── RunStopped            a phase asks the run to stop releasing work (retryable=False)
     │   └── BudgetExceeded    the token or cost cap was reached
+    ├── CheckFailed           what a phase made fails a check (e.g. the website's site check)
     └── ProviderError         a model call failed
         ├── RateLimited       429; carries retry_after seconds
-        ├── TransientError    timeout, 5xx, connection reset: worth retrying
+        ├── TransientError    timeout, 5xx, connection reset
         ├── FatalError        auth, bad request: retrying will not help
         │   ├── KeyRejected   401/403 for one API key: the key is set aside, others go on
         │   └── ImagesUnavailable  the server has no images endpoint (404/405/501)
         └── BadOutput         the model answered, but not in the required shape
 
-`retryable` tells the engine whether a phase's `retries` apply to the error.
+`retryable` tells the engine whether a phase's `retries` apply to the error. One retry policy
+(docs/engine.md): a model call is retried in the LLM layer only (transport errors and rate
+limits, bounded by its `RetryPolicy`), so `RateLimited` and `TransientError` reaching the engine
+have used up those retries and are not retried again per phase (that multiplied the attempts);
+the engine's `retries` are for what the phase's own code raises.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 __all__ = [
     "BadOutput",
     "BudgetExceeded",
+    "CheckFailed",
     "CheckpointValueError",
     "FatalError",
     "GraphError",
@@ -36,6 +44,7 @@ __all__ = [
     "RateLimited",
     "RunStopped",
     "StoreError",
+    "StoreRefused",
     "TransientError",
     "UsageError",
 ]
@@ -57,11 +66,19 @@ class GraphError(UsageError):
     """The phase graph is invalid: a cycle, an unknown dependency, a duplicate or bad option."""
 
 
-class StoreError(UsageError):
-    """The checkpoint store cannot be used as asked (unknown run, newer schema, locked...)."""
+class StoreError(PhasefarmError):
+    """The checkpoint store failed: the disk, the database, the connection. Not the user's
+    input, so the CLI exits 1 (the run did not finish as asked), with the store named."""
+
+    retryable = False
 
 
-class CheckpointValueError(StoreError):
+class StoreRefused(StoreError, UsageError):
+    """The store works but cannot do what was asked: a bad store URL, an unknown run id, a run
+    another process executes, a file that is not a store or is from a newer phasefarm (exit 2)."""
+
+
+class CheckpointValueError(StoreRefused):
     """A phase output, input or argument the checkpoint codec cannot write (and so a resume
     could not read back). The phase that produced it fails; the run goes on."""
 
@@ -80,12 +97,21 @@ class BudgetExceeded(RunStopped):
     """The run reached its token or cost cap."""
 
 
+class CheckFailed(PhasefarmError):
+    """What a phase produced fails a check of ours (not the model's call): e.g. a generated
+    site with broken links. Not retried by the engine: the same inputs give the same result."""
+
+    retryable = False
+
+
 class ProviderError(PhasefarmError):
     """A model call failed."""
 
 
 class RateLimited(ProviderError):
     """The server answered 429. `retry_after` is in seconds, `None` when it did not say."""
+
+    retryable = False  # waited for and retried in the LLM layer (see the module docstring)
 
     def __init__(
         self, message: str, retry_after: float | None = None, key_id: str | None = None
@@ -96,7 +122,10 @@ class RateLimited(ProviderError):
 
 
 class TransientError(ProviderError):
-    """Timeout, 5xx or a dropped connection: the same call may well succeed later."""
+    """Timeout, 5xx or a dropped connection: the same call may well succeed later. The LLM
+    layer retries it; once it reaches the engine those retries are spent (not retried again)."""
+
+    retryable = False
 
 
 class FatalError(ProviderError):

@@ -12,33 +12,31 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-__all__ = ["Scope", "add_usage", "current_scope", "emit", "phase_scope"]
+__all__ = ["Scope", "add_usage", "current_scope", "emit", "enter", "phase_scope"]
 
 EventSink = Callable[[str, str, dict[str, Any]], None]  # (phase, kind, data)
 
 
 class Scope(NamedTuple):
-    """A named tuple, because the engine builds one per phase (see the overhead benchmark)."""
+    """The run and phase a piece of code works for, and where its custom events go."""
 
     run_id: str
     phase: str  # the phase key, e.g. "images[3]"
     sink: EventSink  # one per run: the phase is passed in, so a scope costs no closure
 
 
-# A phase's scope: a whole Scope (phase_scope), or, as the engine sets it for each phase, just
-# the phase key, completed from the run's scope in _run (set once per run): one object fewer
-# per phase for the allocator and the GC (see the overhead benchmark).
-_current: ContextVar[Scope | str | None] = ContextVar("phasefarm_scope", default=None)
-_run: ContextVar[Scope | None] = ContextVar("phasefarm_run", default=None)
+_current: ContextVar[Scope | None] = ContextVar("phasefarm_scope", default=None)
 
 
 def current_scope() -> Scope | None:
     """The scope of the phase running in this context, or None outside any run."""
-    value = _current.get()
-    if type(value) is str:
-        run = _run.get()
-        return None if run is None else Scope(run.run_id, value, run.sink)
-    return value  # type: ignore[return-value]  # a Scope or None
+    return _current.get()
+
+
+def enter(scope: Scope) -> None:
+    """Make `scope` current for the rest of this context, with no way back: for the engine,
+    which calls it first thing in each phase's own task (a private copy of the context)."""
+    _current.set(scope)
 
 
 def emit(kind: str, **data: Any) -> None:

@@ -13,6 +13,10 @@ the run in the store); some (`sX.XX` in the table) land during start-up. It repo
   rewritten (caught even when the killed process's last events were lost). Map collectors,
   which only gather their items' outputs, are not counted. Must be 0;
 - calls re-made: provider calls (`usage` events, `calls` field) made by such phases. Must be 0;
+- re-done in flight: phases that had started before a kill (their `phase.started` event is in
+  the store) without a `succeeded` record, and ran again in the resume: the work a crash
+  costs (running phases, and finished ones whose record was still in the writer's group);
+  reported, not a failure;
 - corrupt stores: `PRAGMA integrity_check` after every kill and at the end. Must be 0.
 
 A kill that lands before the run is recorded at all leaves nothing to resume: the trial then
@@ -38,7 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CrashReport", "Trial", "available_jobs", "main", "print_report", "run_trials"]
+__all__ = [
+    "CrashReport",
+    "Trial",
+    "available_jobs",
+    "count_reruns",
+    "differences",
+    "main",
+    "print_report",
+    "run_trials",
+    "snapshot_store",
+]
 
 BRIEF = "a family bakery in Lyon with a weekly bread subscription"
 
@@ -55,6 +69,7 @@ class Trial:
     identical: bool = False
     differences: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)
+    redone: list[str] = field(default_factory=list)  # in flight at a kill, run again
     calls_remade: int = 0
     integrity: list[str] = field(default_factory=list)
     wall_s: float = 0.0
@@ -93,6 +108,10 @@ class CrashReport:
         return sum(t.calls_remade for t in self.trials)
 
     @property
+    def redone(self) -> int:
+        return sum(len(t.redone) for t in self.trials)
+
+    @property
     def corrupt(self) -> int:
         return sum(t.corrupt for t in self.trials)
 
@@ -119,6 +138,7 @@ class CrashReport:
             "identical": self.identical,
             "reruns": self.reruns,
             "calls_remade": self.calls_remade,
+            "redone_in_flight": self.redone,
             "corrupt_stores": self.corrupt,
             "baseline_files": self.baseline_files,
             "baseline_deterministic": self.baseline_deterministic,
@@ -136,6 +156,7 @@ class CrashReport:
                     "identical": t.identical,
                     "differences": t.differences[:5],
                     "reruns": t.reruns,
+                    "redone_in_flight": t.redone,
                     "calls_remade": t.calls_remade,
                     "integrity": t.integrity,
                     "error": t.error,
@@ -178,7 +199,7 @@ def tree_hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def _differences(expected: dict[str, str], got: dict[str, str]) -> list[str]:
+def differences(expected: dict[str, str], got: dict[str, str]) -> list[str]:
     out = [f"missing {p}" for p in sorted(expected.keys() - got.keys())]
     out += [f"extra {p}" for p in sorted(got.keys() - expected.keys())]
     out += [f"differs {p}" for p in sorted(expected.keys() & got.keys()) if expected[p] != got[p]]
@@ -206,7 +227,7 @@ class _Snapshot:
     succeeded: dict[str, tuple[Any, ...]]  # key -> (started, finished, attempts, input_hash)
 
 
-def _snapshot(store: Path, run_id: str) -> _Snapshot | None:
+def snapshot_store(store: Path, run_id: str) -> _Snapshot | None:
     if not store.exists():
         return None
     conn = sqlite3.connect(store, timeout=30)
@@ -230,8 +251,11 @@ def _snapshot(store: Path, run_id: str) -> _Snapshot | None:
     )
 
 
-def _count_reruns(store: Path, run_id: str, snapshots: list[_Snapshot]) -> tuple[list[str], int]:
-    """Keys re-run after being recorded succeeded, and provider calls they made again."""
+def count_reruns(
+    store: Path, run_id: str, snapshots: list[_Snapshot]
+) -> tuple[list[str], int, list[str]]:
+    """Keys re-run after being recorded succeeded, provider calls they made again, and keys
+    that were in flight at a kill (started, no succeeded record) and ran again."""
     conn = sqlite3.connect(store, timeout=30)
     try:
         events = [
@@ -250,16 +274,27 @@ def _count_reruns(store: Path, run_id: str, snapshots: list[_Snapshot]) -> tuple
     finally:
         conn.close()
     reruns: list[str] = []
+    redone: list[str] = []
     calls = 0
     for index, snap in enumerate(snapshots):
+        before = {
+            e.get("phase")
+            for e in events
+            if e["seq"] <= snap.last_seq
+            and e["kind"] == "phase.started"
+            and "items" not in (e.get("data") or {})
+        }
         until = snapshots[index + 1].last_seq if index + 1 < len(snapshots) else None
         window = [
             e for e in events if e["seq"] > snap.last_seq and (until is None or e["seq"] <= until)
         ]
         seen: set[str] = set()
+        again: set[str] = set()
         for event in window:
             key = event.get("phase")
             if key not in snap.succeeded:
+                if event["kind"] == "phase.started" and key in before:
+                    again.add(key)
                 continue
             data = event.get("data") or {}
             if event["kind"] == "phase.started" and "items" not in data:
@@ -273,7 +308,8 @@ def _count_reruns(store: Path, run_id: str, snapshots: list[_Snapshot]) -> tuple
             if key in later and later[key] != record:
                 seen.add(key)
         reruns += sorted(seen)
-    return reruns, calls
+        redone += sorted(again)
+    return reruns, calls, redone
 
 
 def _command(job: str, brief: str, out: Path, store: Path, run_id: str, scale: float) -> list[str]:
@@ -359,7 +395,10 @@ def _run_until(
                 proc.wait(timeout=600)
             else:
                 if kill.during_run:
+                    deadline = time.monotonic() + 600  # a process that never starts the run
                     while proc.poll() is None and not _executing(store, run_id, proc.pid):
+                        if time.monotonic() > deadline:
+                            raise subprocess.TimeoutExpired(cmd, 600)
                         time.sleep(0.005)
                 proc.wait(timeout=kill.delay)
         except subprocess.TimeoutExpired:
@@ -430,7 +469,7 @@ def _trial(
             _remove_run(out, store)
             continue
         if code is not None:
-            if code == 2 and "unknown run id" in text and _snapshot(store, run_id) is None:
+            if code == 2 and "unknown run id" in text and snapshot_store(store, run_id) is None:
                 trial.restarts += 1  # killed before the run was recorded: start it again
                 resuming = False
                 continue
@@ -438,7 +477,7 @@ def _trial(
         assert plan is not None
         trial.kills.append(plan)
         trial.integrity.append(integrity(store))
-        snap = _snapshot(store, run_id)
+        snap = snapshot_store(store, run_id)
         trial.done_at_kill.append(0 if snap is None else len(snap.succeeded))
         if snap is None:  # killed before the run was recorded: start it again
             trial.restarts += 1
@@ -453,10 +492,10 @@ def _trial(
     trial.status = str(summary.get("status", "?"))
     trial.integrity.append(integrity(store))
     got = tree_hashes(out)
-    trial.differences = _differences(expected, got)
+    trial.differences = differences(expected, got)
     trial.identical = not trial.differences and trial.status == expected_status
     if snapshots and store.exists():
-        trial.reruns, trial.calls_remade = _count_reruns(store, run_id, snapshots)
+        trial.reruns, trial.calls_remade, trial.redone = count_reruns(store, run_id, snapshots)
     return trial
 
 
@@ -562,6 +601,7 @@ def print_report(report: CrashReport) -> None:
         "status",
         "identical",
         "re-runs",
+        "re-done in flight",
         "calls re-made",
         "integrity",
     ):
@@ -577,6 +617,7 @@ def print_report(report: CrashReport) -> None:
             t.status if t.error is None else f"{t.status} [{t.error[:40]}]",
             "yes" if t.identical else f"NO ({len(t.differences)} files)",
             str(len(t.reruns)) + (f" {','.join(t.reruns[:3])}" if t.reruns else ""),
+            str(len(t.redone)),
             str(t.calls_remade),
             "ok" if not t.corrupt else "CORRUPT",
         )
@@ -596,8 +637,9 @@ def print_report(report: CrashReport) -> None:
         f"{'yes' if report.baseline_deterministic else 'NO'}\n"
         f"outputs byte-identical to an uninterrupted run: {report.identical}/{len(report.trials)}\n"
         f"completed phases re-run: {report.reruns}; provider calls re-made: "
-        f"{report.calls_remade}\ncorrupt stores: {report.corrupt}\n"
-        + ("PASS" if report.ok else "FAIL"),
+        f"{report.calls_remade}\nphases re-done because they were in flight at a kill: "
+        f"{report.redone} (max {max((len(t.redone) for t in report.trials), default=0)} "
+        f"in a trial)\ncorrupt stores: {report.corrupt}\n" + ("PASS" if report.ok else "FAIL"),
         highlight=False,
     )
 

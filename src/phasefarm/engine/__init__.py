@@ -1,10 +1,12 @@
-"""The engine: flows, the graph scheduler, the asyncio runner, events and results."""
+"""The engine: flows, the graph scheduler, runs on asyncio, events and results."""
 
 from phasefarm.engine.events import Event
-from phasefarm.engine.flow import Flow, PhaseDef
+from phasefarm.engine.flow import Flow
+from phasefarm.engine.handle import RunHandle
+from phasefarm.engine.phase_task import PhaseContext
+from phasefarm.engine.phases import PhaseDef
 from phasefarm.engine.plan import Plan
 from phasefarm.engine.result import PhaseRecord, RunResult
-from phasefarm.engine.runner import PhaseContext, RunHandle
 from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
 
 __all__ = [

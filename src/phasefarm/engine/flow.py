@@ -10,165 +10,39 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import (
     TYPE_CHECKING,
     Any,
-    Literal,
-    Required,
-    TypedDict,
     TypeVar,
     Unpack,
     overload,
 )
 
-from phasefarm.engine.scheduler import NodeSpec, _topological
+from phasefarm.engine.phases import (
+    CONTEXT_PARAM,
+    ITEM_PARAMS,
+    Kind,
+    PhaseDef,
+    PhaseOptions,
+    ResumeOptions,
+    RunOptions,
+    TemplateOptions,
+    check_options,
+    signature_params,
+)
+from phasefarm.engine.scheduler import NodeSpec, topological
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:
+    from phasefarm.engine.handle import RunHandle
     from phasefarm.engine.plan import Plan
     from phasefarm.engine.result import RunResult
-    from phasefarm.engine.runner import EventCallback, RunHandle
-    from phasefarm.store.base import RunStore
 
 __all__ = ["Flow", "PhaseDef"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-Kind = Literal["phase", "map", "template"]
-
-# parameter names the engine fills itself
-CONTEXT_PARAM = "ctx"
-ITEM_PARAMS = ("item", "index")
-_NO_DEFAULTS: frozenset[str] = frozenset()  # shared: fewer objects for the GC to walk
-
-
-class TemplateOptions(TypedDict, total=False):
-    """Options of `@flow.template()` (and, with those of PhaseOptions, of `@flow.phase()`)."""
-
-    name: str | None
-    pool: str
-    retries: int
-    timeout: float | None
-    priority: int
-    estimate: float
-    backoff: float | None
-
-
-class PhaseOptions(TemplateOptions, total=False):
-    needs: Sequence[str]
-    wave: int | None
-
-
-class RunOptions(TypedDict, total=False):
-    """Options of `Flow.start`, `run` and `run_sync` (see docs/engine.md)."""
-
-    mode: str  # "parallel" (default) | "waves" | "sequential"
-    services: Mapping[str, Any] | None  # injected by parameter name, never checkpointed
-    pools: Mapping[str, int] | None  # pool sizes for this run, over the flow's
-    store: RunStore | None  # checkpoint store; None: nothing is recorded
-    run_id: str | None
-    on_event: EventCallback | None
-    meta: Mapping[str, Any] | None  # stored with the run, for resume (CLI options)
-    max_running: int | None  # phases running at once, all pools together
-
-
-class ResumeOptions(TypedDict, total=False):
-    """Options of `Flow.resume` and `resume_sync`; `store` is required."""
-
-    store: Required[RunStore]
-    services: Mapping[str, Any] | None
-    retry_failed: bool
-    on_event: EventCallback | None
-    mode: str | None
-    pools: Mapping[str, int] | None
-
-
-@dataclass(frozen=True)
-class PhaseDef:
-    """A phase as the user defined it (a map or template is expanded at run time)."""
-
-    name: str
-    fn: Callable[..., Any]
-    kind: Kind = "phase"
-    needs: tuple[str, ...] = ()
-    pool: str = "default"
-    retries: int = 0
-    timeout: float | None = None
-    priority: int = 0
-    estimate: float = 1.0
-    wave: int | None = None
-    backoff: float | None = None  # base seconds of exponential retry backoff; None: the flow's
-    over: str | None = None  # map: the phase whose output lists the items
-    items: Callable[[Any], Sequence[Any]] | None = None  # map: output -> items
-    expect: int = 1  # map: number of items assumed by plan()
-    partial: bool = False  # map: dependents get None for failed items instead of being skipped
-    params: tuple[str, ...] = field(default=(), compare=False)
-    defaults: frozenset[str] = field(default=frozenset(), compare=False)
-    is_async: bool = field(default=True, compare=False)
-
-    def phase_params(self, phase_names: Iterable[str] | Mapping[str, Any]) -> list[str]:
-        """Parameters that name phases (data dependencies)."""
-        names = phase_names
-        return [
-            p
-            for p in self.params
-            if p in names and p != CONTEXT_PARAM and not (self.kind == "map" and p in ITEM_PARAMS)
-        ]
-
-    def deps(self, phase_names: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
-        if not self.params and self.over is None:
-            return self.needs
-        found = list(self.needs)
-        if self.over is not None and self.over not in found:
-            found.append(self.over)
-        for p in self.phase_params(phase_names):
-            if p not in found:
-                found.append(p)
-        return tuple(found)
-
-    def node(self, phase_names: Iterable[str] | Mapping[str, Any]) -> NodeSpec:
-        is_map = self.kind == "map"
-        return NodeSpec(  # positional: a flow's first run builds one per phase
-            self.name,
-            self.deps(phase_names),
-            "default" if is_map else self.pool,
-            self.priority,
-            self.estimate,  # a map's join: one item's time, for critical-path priority
-            self.wave,
-            None,  # level: from the dependencies
-            is_map,  # virtual
-            self.partial,  # tolerate_failed_deps
-        )
-
-
-def _check_options(
-    name: str, retries: int, timeout: float | None, estimate: float, backoff: float | None
-) -> None:
-    if not isinstance(retries, int) or retries < 0:
-        raise GraphError(f"phase {name!r}: retries must be an integer >= 0, got {retries!r}")
-    if timeout is not None and not timeout > 0:
-        raise GraphError(f"phase {name!r}: timeout must be > 0 seconds, got {timeout!r}")
-    if not estimate >= 0:
-        raise GraphError(f"phase {name!r}: estimate must be >= 0 seconds, got {estimate!r}")
-    if backoff is not None and not backoff >= 0:
-        raise GraphError(f"phase {name!r}: backoff must be >= 0 seconds, got {backoff!r}")
-
-
-def _signature(fn: Callable[..., Any]) -> tuple[tuple[str, ...], frozenset[str]]:
-    params: list[str] = []
-    defaults: set[str] = set()
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if p.kind == p.POSITIONAL_ONLY:
-            raise GraphError(
-                f"phase {fn.__name__!r}: positional-only parameter {p.name!r} cannot be filled"
-            )
-        params.append(p.name)
-        if p.default is not p.empty:
-            defaults.add(p.name)
-    return tuple(params), frozenset(defaults) if defaults else _NO_DEFAULTS
 
 
 class Flow:
@@ -348,10 +222,10 @@ class Flow:
             raise GraphError(f"phase name {phase_name!r} may not contain '[' or ']'")
         if isinstance(needs, str):
             needs = [needs]
-        _check_options(phase_name, retries, timeout, estimate, backoff)
+        check_options(phase_name, retries, timeout, estimate, backoff)
         if not isinstance(pool, str) or not pool:
             raise GraphError(f"phase {phase_name!r}: pool must be a pool name, got {pool!r}")
-        params, defaults = _signature(fn)
+        params, defaults = signature_params(fn)
         # callable objects count as async when their __call__ is a coroutine function
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(type(fn), "__call__", None)  # noqa: B004
@@ -387,7 +261,7 @@ class Flow:
                 NodeSpec(s.name, tuple(d for d in s.deps(known) if d in known))
                 for s in known.values()
             ]
-            _topological(edges, ())
+            topological(edges, ())
         self._referenced.update(own)
         self._referenced.update(spec.params)
 
@@ -412,11 +286,18 @@ class Flow:
         services: Iterable[str] = (),
         pools: Mapping[str, int] | None = None,
     ) -> None:
-        """Raise GraphError for any unknown dependency or pool. `inputs=None` skips the
-        check of names that are not phases (plan() does not know the inputs)."""
+        """Raise GraphError for any unknown dependency or pool, or an input named like a phase
+        or a service. `inputs=None` skips the check of names that are not phases (plan() does
+        not know the inputs)."""
         all_pools = {**self.pools, **(pools or {})}
         available: set[str] = set()
         if inputs is not None:
+            inputs, services = list(inputs), list(services)
+            for name in inputs:
+                if name in self.phases:
+                    raise GraphError(f"input {name!r} has the same name as a phase")
+                if name in services:
+                    raise GraphError(f"{name!r} is given both as an input and as a service")
             available = {*self.phases, *inputs, *services, CONTEXT_PARAM}
         for spec in [*self.phases.values(), *self.templates.values()]:
             if spec.pool not in all_pools:
@@ -426,9 +307,9 @@ class Flow:
                 )
             for dep in spec.needs:
                 if dep not in self.phases:
-                    raise GraphError(_unknown(spec.name, dep, self.phases))
+                    raise GraphError(unknown_name(spec.name, dep, self.phases))
             if spec.over is not None and spec.over not in self.phases:
-                raise GraphError(_unknown(spec.name, spec.over, self.phases))
+                raise GraphError(unknown_name(spec.name, spec.over, self.phases))
             if inputs is None:
                 continue
             for param in spec.params:
@@ -438,7 +319,7 @@ class Flow:
                     continue
                 if spec.kind == "template":
                     continue  # templates get their arguments from ctx.add_phase(args=...)
-                raise GraphError(_unknown(spec.name, param, [*self.phases, *inputs, *services]))
+                raise GraphError(unknown_name(spec.name, param, [*self.phases, *inputs, *services]))
 
     def plan(
         self,
@@ -459,9 +340,9 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunHandle:
         """Start a run in the running event loop and return its handle at once."""
-        from phasefarm.engine.runner import Run, RunHandle
+        from phasefarm.engine.handle import RunHandle, new_run
 
-        return RunHandle(Run.create(self, dict(inputs or {}), options))
+        return RunHandle(new_run(self, dict(inputs or {}), options))
 
     async def run(
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
@@ -473,26 +354,26 @@ class Flow:
         self, inputs: Mapping[str, Any] | None = None, **options: Unpack[RunOptions]
     ) -> RunResult:
         """`run()` in a fresh event loop; Ctrl-C cancels the run and returns its result."""
-        from phasefarm.engine.runner import Run, run_blocking
+        from phasefarm.engine.handle import new_run, run_blocking
 
-        return run_blocking(lambda: Run.create(self, dict(inputs or {}), options))
+        return run_blocking(lambda: new_run(self, dict(inputs or {}), options))
 
     async def resume(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
         """Run again what did not finish in a stored run; finished phases are reused."""
-        from phasefarm.engine.runner import Run, RunHandle
+        from phasefarm.engine.handle import RunHandle, resumed_run
 
-        return await RunHandle(Run.for_resume(self, run_id, **options)).result()
+        return await RunHandle(resumed_run(self, run_id, **options)).result()
 
     def resume_sync(self, run_id: str, **options: Unpack[ResumeOptions]) -> RunResult:
-        from phasefarm.engine.runner import Run, run_blocking
+        from phasefarm.engine.handle import resumed_run, run_blocking
 
-        return run_blocking(lambda: Run.for_resume(self, run_id, **options))
+        return run_blocking(lambda: resumed_run(self, run_id, **options))
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, phases={len(self.phases)})"
 
 
-def _unknown(phase: str, missing: str, known: Iterable[str]) -> str:
+def unknown_name(phase: str, missing: str, known: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(missing, list(known), n=3, cutoff=0.6)

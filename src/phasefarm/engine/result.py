@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from phasefarm.engine.events import Event
 
-__all__ = ["PhaseRecord", "RunResult"]
+__all__ = ["PhaseRecord", "RunResult", "run_outcome"]
 
 
 @dataclass(slots=True)
@@ -25,6 +25,12 @@ class PhaseRecord:
     restored: bool = False  # reused from a checkpoint, not run in this execution
 
     @property
+    def provider_calls(self) -> int:
+        """Model calls made for this phase, failed and retried ones included, in every attempt
+        (from the "usage" events the LLM layer sends: `calls`, less cache hits)."""
+        return int(self.usage.get("calls", 0) - self.usage.get("cached", 0))
+
+    @property
     def duration(self) -> float | None:
         if self.started is None or self.finished is None:
             return None
@@ -36,6 +42,7 @@ class PhaseRecord:
             "started": None if self.started is None else round(self.started, 6),
             "finished": None if self.finished is None else round(self.finished, 6),
             "attempts": self.attempts,
+            "provider_calls": self.provider_calls,
             "error": self.error,
             "restored": self.restored,
             "usage": self.usage,
@@ -82,3 +89,19 @@ class RunResult:
             "phases": {k: r.to_dict() for k, r in self.phases.items()},
             "usage": self.usage,
         }
+
+
+def run_outcome(records: Iterable[PhaseRecord], stopped: bool) -> tuple[str, float]:
+    """A run's status and elapsed seconds (first start to last end of the phases this
+    execution ran). `stopped`: cancelled, or a phase asked the run to stop."""
+    records = list(records)
+    executed = [r for r in records if not r.restored and r.started is not None]
+    elapsed = 0.0
+    if executed:
+        end = max((r.finished or r.started or 0.0) for r in executed)
+        elapsed = end - min(r.started or 0.0 for r in executed)
+    if stopped:
+        return "cancelled", elapsed
+    if {r.status for r in records} & {"failed", "skipped", "cancelled", "pending"}:
+        return "failed", elapsed
+    return "succeeded", elapsed

@@ -1,7 +1,7 @@
 """The scheduler: a pure state machine that decides which phase may start next.
 
 No asyncio, no clocks, no phase bodies: it knows nodes, their dependencies, pools and a release
-policy. The asyncio runner drives it for real runs; `plan()` drives the same object on a
+policy. A run (engine/run.py) drives it for real runs; `plan()` drives the same object on a
 virtual clock to estimate a run. Modes differ only in `next_ready()`'s release policy:
 
 - parallel: any ready node whose pool has room; highest priority, then longest remaining
@@ -38,9 +38,6 @@ _OPEN = frozenset({WAITING, READY})
 # why a waiting node can no longer run as planned (bits of Scheduler._blocked)
 _DEP_FAILED, _DEP_CANCELLED = 1, 2
 _BLOCKS = {FAILED: _DEP_FAILED, SKIPPED: _DEP_FAILED, CANCELLED: _DEP_CANCELLED}
-_CANONICAL = {status: status for status in TERMINAL}  # a status read back from a store
-# may be an equal but distinct string; states are compared by identity
-_NOTHING_SETTLED: list[tuple[str, str]] = []  # finish()'s usual answer; never mutated
 
 
 @dataclass(slots=True)
@@ -166,7 +163,7 @@ class Scheduler:
             for dep in spec.deps:
                 if dep not in index and dep not in names:
                     raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
-        ordered = _topological(batch, index.keys())
+        ordered = topological(batch, index.keys())
         first = len(self._names)
         self._insert(ordered)
         # priorities need the remaining path, so nodes become ready only after it is known
@@ -175,7 +172,7 @@ class Scheduler:
         state, blocked = self._state, self._blocked
         settled: list[tuple[str, str]] = []
         for i in range(first, len(self._names)):
-            if state[i] is not WAITING:
+            if state[i] != WAITING:
                 continue  # settled below by an earlier node of the batch
             if self._stopped:
                 self._settle(i, CANCELLED)
@@ -212,12 +209,7 @@ class Scheduler:
                 for dep in deps:  # a plain loop: max() over a generator costs more here
                     if level_of[dep] >= level:
                         level = level_of[dep] + 1
-                    seq = dependents[dep]  # _append(), inlined
-                    if type(seq) is list:
-                        seq.append(i)
-                    else:
-                        dependents[dep] = [*seq, i]
-                        self._has_lists = True
+                    self._append(dependents, dep, i)
                     dep_state = state[dep]
                     if dep_state in TERMINAL:
                         blocked |= _BLOCKS.get(dep_state, 0)
@@ -273,7 +265,7 @@ class Scheduler:
     def defer(self, name: str, new_deps: Sequence[str]) -> None:
         """Send a running node back to waiting, now also on `new_deps` (a map's items)."""
         i = self._index[name]
-        if self._state[i] is not RUNNING:
+        if self._state[i] != RUNNING:
             raise RuntimeError(f"defer() needs a running node, {name!r} is {self._state[i]}")
         if not self._specs[i].virtual:
             self._release_slot(i)
@@ -356,7 +348,7 @@ class Scheduler:
         return min(open_levels, default=0)
 
     def _maybe_ready(self, i: int) -> None:
-        if self._state[i] is not WAITING or self._missing[i]:
+        if self._state[i] != WAITING or self._missing[i]:
             return
         spec = self._specs[i]
         if self._blocked[i] and not spec.tolerate_failed_deps:
@@ -381,34 +373,14 @@ class Scheduler:
     def finish(self, name: str, status: str) -> list[tuple[str, str]]:
         """Record a running node's end. Returns the nodes this settles in turn, with their
         status: dependents of a failed node are skipped, of a cancelled node cancelled."""
-        canonical = _CANONICAL.get(status)
-        if canonical is None:
+        if status not in TERMINAL:
             raise ValueError(f"not a terminal status: {status!r}")
-        status = canonical
         i = self._index[name]
-        if self._state[i] is not RUNNING:
+        if self._state[i] != RUNNING:
             raise RuntimeError(f"finish() needs a running node, {name!r} is {self._state[i]}")
-        spec = self._specs[i]
-        if not spec.virtual:  # _release_slot(), inlined
-            self._running -= 1
-            self._in_pool[spec.pool] -= 1
-            if self._held:
-                held = self._held.get(spec.pool)
-                if held:
-                    heapq.heappush(self._ready, heapq.heappop(held))
-        state = self._state
-        state[i] = status
-        self._done += 1
-        self._unfinished_at_level[self._level[i]] -= 1
-        if status is SUCCEEDED:  # the common case, inlined: dependents lose one missing dep
-            missing = self._missing
-            for dependent in self._dependents[i]:
-                if state[dependent] is WAITING:
-                    left = missing[dependent] - 1
-                    missing[dependent] = left
-                    if not left:
-                        self._maybe_ready(dependent)
-            return _NOTHING_SETTLED
+        if not self._specs[i].virtual:
+            self._release_slot(i)
+        self._settle(i, status)
         settled: list[tuple[str, str]] = []
         self._propagate(i, settled)
         return settled
@@ -433,7 +405,7 @@ class Scheduler:
             i = stack.pop()
             block = _BLOCKS.get(state[i], 0)
             for dependent in self._dependents[i]:
-                if state[dependent] is not WAITING:
+                if state[dependent] != WAITING:
                     continue
                 missing[dependent] -= 1
                 blocked[dependent] |= block
@@ -505,7 +477,7 @@ class Scheduler:
         return name in self._index
 
 
-def _topological(batch: list[NodeSpec], known: Iterable[str]) -> list[NodeSpec]:
+def topological(batch: list[NodeSpec], known: Iterable[str]) -> list[NodeSpec]:
     """Order a batch so every node comes after its in-batch dependencies; GraphError on a cycle."""
     known_set = set(known)
     by_name = {s.name: s for s in batch}

@@ -45,7 +45,7 @@ from phasefarm.llm.answers import (
 from phasefarm.llm.budget import Budget, Reservation, UsageTotals
 from phasefarm.llm.cache import ResponseCache, cache_key
 from phasefarm.llm.images import checked_png, draw_png, parse_size
-from phasefarm.llm.limiter import RateLimiter
+from phasefarm.llm.limiter import Lease, RateLimiter
 from phasefarm.llm.pricing import Price, PriceTable
 from phasefarm.llm.provider import ChatResult, ImageResult, Message, Provider, Usage
 from phasefarm.llm.retry import LoopEvent, RetryPolicy, with_retries
@@ -337,30 +337,18 @@ class LLM:
                         call(lease.key_id), timeout=max(0.001, deadline - loop.time())
                     )
                 except KeyRejected as exc:
+                    scope.emit("usage", calls=1, failed_calls=1)  # counted in provider_calls
                     await self.limiter.release(lease, used_tokens=0, ok=False)
-                    if self.limiter.set_aside(exc.key_id):
-                        scope.emit("llm.key_set_aside", key=exc.key_id)
-                        log.warning(
-                            "%s was refused by the server (HTTP 401/403): set aside for this run",
-                            exc.key_id,
-                        )
-                    if not self.limiter.usable_keys:
-                        raise FatalError(
-                            f"every API key was refused by the server; the last: {exc}"
-                        ) from None
+                    self._set_aside(exc)
                     continue
-                except RateLimited as exc:
-                    await self.limiter.release(
-                        lease, used_tokens=0, rate_limited=True, retry_after=exc.retry_after
-                    )
-                    raise
-                except TimeoutError:
-                    await self.limiter.release(lease, ok=False)
-                    raise TransientError(
-                        f"{lease.key_id}: no answer within the call's time limit"
-                    ) from None
-                except BaseException:
-                    await self.limiter.release(lease, ok=False)
+                except BaseException as exc:
+                    if isinstance(exc, Exception):  # a call made and failed: counted too
+                        scope.emit("usage", calls=1, failed_calls=1)
+                    await self._hand_back(lease, exc)
+                    if isinstance(exc, TimeoutError):
+                        raise TransientError(
+                            f"{lease.key_id}: no answer within the call's time limit"
+                        ) from None
                     raise
                 account(result)
                 await self.limiter.release(
@@ -371,6 +359,26 @@ class LLM:
             if reservation is not None:
                 self.budget.settle(reservation)
                 self._settled.set()
+
+    async def _hand_back(self, lease: Lease, exc: BaseException) -> None:
+        """Return a lease whose call failed, telling the limiter what the server said."""
+        if isinstance(exc, RateLimited):
+            await self.limiter.release(
+                lease, used_tokens=0, rate_limited=True, retry_after=exc.retry_after
+            )
+        else:  # the server may have spent tokens: the reservation stays
+            await self.limiter.release(lease, ok=False)
+
+    def _set_aside(self, exc: KeyRejected) -> None:
+        """Take a key the server refused out of this run's pool; fail when none is left."""
+        if self.limiter.set_aside(exc.key_id):
+            scope.emit("llm.key_set_aside", key=exc.key_id)
+            log.warning(
+                "%s was refused by the server (HTTP 401/403): set aside for this run",
+                exc.key_id,
+            )
+        if not self.limiter.usable_keys:
+            raise FatalError(f"every API key was refused by the server; the last: {exc}") from None
 
     async def _reserve(self, tokens: int, cost: float) -> Reservation | None:
         """Hold the call's worst case in the budget, waiting for running calls to settle when

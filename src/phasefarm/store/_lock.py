@@ -1,8 +1,8 @@
 """Who executes a run: the holder record written by `acquire`, and whether its process lives.
 
-A holder is (pid, hostname, start token). The start token is the process's start time as the
-kernel reports it (`/proc/PID/stat`, field 22), so a pid reused by an unrelated process after a
-crash does not pass for the dead executor. A holder on another host cannot be checked from here
+A holder is (pid, hostname, start token). The start token is the process's creation time as
+psutil reports it, so a pid reused by an unrelated process after a crash does not pass for the
+dead executor. A holder on another host cannot be checked from here
 and counts as live: taking over a run another machine may still be writing would be worse than
 asking the user to wait.
 
@@ -26,7 +26,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from phasefarm.errors import StoreError
+import psutil
+
+from phasefarm.errors import StoreRefused
 
 __all__ = [
     "Holder",
@@ -68,20 +70,15 @@ class Holder:
 
 
 def process_start_token(pid: int) -> str | None:
-    """The kernel's start time of `pid` (clock ticks since boot), or None if unknown/gone."""
+    """When `pid` was created (as text), "zombie" for a killed process its parent has not
+    reaped, or None if it is gone or cannot be read."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            stat = f.read()
-    except OSError:
+        process = psutil.Process(pid)
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return "zombie"
+        return repr(process.create_time())
+    except psutil.Error:
         return None
-    # The command name (field 2) is in parentheses and may contain spaces or ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    # fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-    if len(fields) < 20:
-        return None
-    if fields[0] in ("Z", "X"):
-        return "zombie"
-    return fields[19]
 
 
 def this_process() -> Holder:
@@ -91,23 +88,11 @@ def this_process() -> Holder:
     )
 
 
-def _pid_exists(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def holder_is_live(holder: Holder) -> bool:
     """True unless we can tell the holder's process is gone."""
     if holder.host != socket.gethostname():
         return True
-    if not _pid_exists(holder.pid):
+    if holder.pid <= 0 or not psutil.pid_exists(holder.pid):
         return False
     token = process_start_token(holder.pid)
     if token == "zombie":
@@ -133,7 +118,7 @@ def check_can_acquire(run_id: str, current: Holder | None) -> None:
     if current.host == me.host and current.pid == me.pid:
         return
     if holder_is_live(current):
-        raise StoreError(f"run {run_id} is being executed by {describe(current)}")
+        raise StoreRefused(f"run {run_id} is being executed by {describe(current)}")
 
 
 # -- executions in this process ------------------------------------------------------------------
@@ -156,7 +141,7 @@ def claim_in_process(database: str, run_id: str, claimant: int) -> Iterator[None
     key = (database, run_id)
     with _executing_mutex:
         if key in _executing:
-            raise StoreError(f"run {run_id} is already being executed in this process")
+            raise StoreRefused(f"run {run_id} is already being executed in this process")
         _executing[key] = claimant
     try:
         yield

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -26,15 +27,40 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    BatchWrites,
+    PhaseRow,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+)
 from phasefarm.store.memory import (
+    check_increasing,
     decode_added,
     event_json,
+    event_seq,
+    phase_values,
     summary_status,
     total_from_progress,
 )
 
-__all__ = ["Migration", "SQLRunStore", "migrations", "split_statements"]
+__all__ = [
+    "PHASE_COLUMNS",
+    "PHASE_UPSERT",
+    "Migration",
+    "SQLRunStore",
+    "migrations",
+    "split_statements",
+]
+
+PHASE_COLUMNS = "run, key, status, attempts, started, finished, output, error, input_hash, usage"
+PHASE_UPSERT = (
+    "ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
+    " attempts = excluded.attempts, started = excluded.started, finished = excluded.finished,"
+    " output = excluded.output, error = excluded.error, input_hash = excluded.input_hash,"
+    " usage = excluded.usage"
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +110,7 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-class SQLRunStore:
+class SQLRunStore(BatchWrites):
     """Protocol methods over a DB-API-like connection; see the subclasses for the rest."""
 
     where: str  # the store, for messages: a file path or a URL without its password
@@ -120,7 +146,7 @@ class SQLRunStore:
             conn, f"SELECT lock, status FROM runs WHERE id = ?{self.lock_clause}", (run_id,)
         ).fetchone()
         if row is None:
-            raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+            raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
         return tuple(row)
 
     def create_run(
@@ -129,7 +155,7 @@ class SQLRunStore:
         encoded_inputs, encoded_meta = codec.encode(inputs), codec.encode(meta)
         with self._transaction() as conn:
             if self._run(conn, "SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
-                raise StoreError(f"run id {run_id!r} already exists in {self.where}")
+                raise StoreRefused(f"run id {run_id!r} already exists in {self.where}")
             now = time.time()
             self._run(
                 conn,
@@ -153,7 +179,7 @@ class SQLRunStore:
                 conn, "SELECT flow, inputs, mode, meta, status FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
             if run is None:
-                raise StoreError(f"unknown run id {run_id!r} in {self.where}")
+                raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
             phase_rows = self._run(
                 conn,
                 "SELECT key, status, attempts, started, finished, output, error, input_hash, usage"
@@ -243,68 +269,64 @@ class SQLRunStore:
         """On close: runs acquired through this object are executed here no more."""
         drop_claims(self._claimant)
 
-    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        output = None if phase.output is None else codec.encode(phase.output)
-        usage = json.dumps({k: float(v) for k, v in phase.usage.items()})
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        seqs = [event_seq(run_id, e) for e in events]
+        added_rows = [
+            (
+                run_id,
+                a.key,
+                run_id,
+                a.template,
+                json.dumps(list(a.needs)),
+                json.dumps(codec.to_jsonable(a.args)),
+                json.dumps(codec.to_jsonable(a.options)),
+                a.added_by,
+            )
+            for a in added
+        ]
         with self._transaction() as conn:
             self._require_run(conn, run_id)
-            self._run(
-                conn,
-                "INSERT INTO phases (run, key, status, attempts, started, finished, output, error,"
-                " input_hash, usage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status,"
-                " attempts = excluded.attempts, started = excluded.started,"
-                " finished = excluded.finished, output = excluded.output, error = excluded.error,"
-                " input_hash = excluded.input_hash, usage = excluded.usage",
-                (
-                    run_id,
-                    phase.key,
-                    phase.status,
-                    phase.attempts,
-                    phase.started,
-                    phase.finished,
-                    output,
-                    phase.error,
-                    phase.input_hash,
-                    usage,
-                ),
-            )
-            self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            if phases:
+                self._insert_phases(conn, run_id, phases)
+                self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            for row in added_rows:  # one by one: each takes the next `ord`
+                self._run(
+                    conn,
+                    "INSERT INTO added_phases (run, key, ord, template, needs, args, options,"
+                    " added_by) VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM added_phases"
+                    " WHERE run = ?), ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (run, key) DO UPDATE SET template = excluded.template,"
+                    " needs = excluded.needs, args = excluded.args, options = excluded.options,"
+                    " added_by = excluded.added_by",
+                    row,
+                )
+            if seqs:
+                row = self._run(
+                    conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)
+                ).fetchone()
+                check_increasing(run_id, seqs, -1 if row[0] is None else int(row[0]))
+                self._insert_events(conn, run_id, events)
 
-    def save_added(self, run_id: str, added: AddedPhase) -> None:
-        needs = json.dumps(list(added.needs))
-        args = json.dumps(codec.to_jsonable(added.args))
-        options = json.dumps(codec.to_jsonable(added.options))
-        with self._transaction() as conn:
-            self._require_run(conn, run_id)
-            self._run(
-                conn,
-                "INSERT INTO added_phases (run, key, ord, template, needs, args, options, added_by)"
-                " VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM added_phases WHERE run = ?),"
-                " ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run, key) DO UPDATE SET template = excluded.template,"
-                " needs = excluded.needs, args = excluded.args, options = excluded.options,"
-                " added_by = excluded.added_by",
-                (run_id, added.key, run_id, added.template, needs, args, options, added.added_by),
-            )
+    def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:
+        self._run_many(
+            conn,
+            f"INSERT INTO phases ({PHASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" {PHASE_UPSERT}",
+            [(run_id, *phase_values(p)) for p in phases],
+        )
 
-    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        rows = [event_json(run_id, e) for e in events]
-        if not rows:
-            return
-        with self._transaction() as conn:
-            self._require_run(conn, run_id)
-            row = self._run(conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)).fetchone()
-            last = -1 if row[0] is None else int(row[0])
-            for seq, _, _ in rows:
-                if seq <= last:
-                    raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                last = seq
-            self._run_many(
-                conn,
-                "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
-                [(run_id, seq, kind, text) for seq, kind, text in rows],
-            )
+    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        self._run_many(
+            conn,
+            "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
+            [(run_id, *event_json(run_id, e)) for e in events],
+        )
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._reading() as conn:

@@ -1,23 +1,34 @@
-"""The checkpoint store interface: what the runner writes, what resume reads.
+"""The checkpoint store interface: what a run writes, what resume reads.
 
-One small protocol with two implementations: `MemoryStore` (the in-memory twin used by tests
-and by runs without a store) and `SQLiteStore` (the default on disk). Postgres may follow.
+One small protocol with three implementations: `MemoryStore` (the in-memory twin used by
+tests), `SQLiteStore` (the default on disk) and `PostgresStore`.
 
 Rules every implementation keeps:
-- `save_phase` is durable when it returns: the runner calls it before any dependent starts.
+- Every write is durable when it returns. The engine writes through `CheckpointWriter`
+  (store/writer.py): `save_batch` from one thread, one transaction per group of records and
+  events that arrived together.
 - Outputs are stored through `phasefarm.store.codec` (JSON with tagged pydantic models / bytes).
 - Nothing here ever sees a service object (LLM client, API key): only inputs and outputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from phasefarm.scope import add_usage
 
-__all__ = ["AddedPhase", "RunStore", "RunSummary", "StoredPhase", "StoredRun", "usage_so_far"]
+__all__ = [
+    "AddedPhase",
+    "BatchWrites",
+    "PhaseRow",
+    "RunStore",
+    "RunSummary",
+    "StoredPhase",
+    "StoredRun",
+    "usage_so_far",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,45 @@ class StoredPhase:
     error: str | None
     input_hash: str | None
     usage: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRow:
+    """A phase record as written: output and usage already JSON text. The engine encodes the
+    output when the phase ends, on its own thread, so an output the codec cannot write fails
+    that phase (CheckpointValueError) instead of the writer later."""
+
+    key: str
+    status: str
+    attempts: int
+    started: float | None
+    finished: float | None
+    output: str | None  # codec.encode(output), None unless succeeded
+    error: str | None
+    input_hash: str | None
+    usage: str  # JSON object of floats
+
+    @classmethod
+    def of(cls, phase: StoredPhase) -> PhaseRow:
+        from phasefarm.store import codec
+
+        return cls(
+            phase.key,
+            phase.status,
+            phase.attempts,
+            phase.started,
+            phase.finished,
+            None if phase.output is None else codec.encode(phase.output),
+            phase.error,
+            phase.input_hash,
+            usage_json(phase.usage),
+        )
+
+
+def usage_json(usage: Mapping[str, float]) -> str:
+    import json
+
+    return json.dumps({k: float(v) for k, v in usage.items()}) if usage else "{}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +133,29 @@ def usage_so_far(
     return {key: totals for key, totals in spent.items() if totals}
 
 
+class BatchWrites:
+    """The single writes of `RunStore`, each as a one-item `save_batch` (a transaction)."""
+
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        raise NotImplementedError
+
+    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
+        self.save_batch(run_id, [PhaseRow.of(phase)], (), ())
+
+    def save_added(self, run_id: str, added: AddedPhase) -> None:
+        self.save_batch(run_id, (), [added], ())
+
+    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.save_batch(run_id, (), (), events)
+
+
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
@@ -116,6 +189,16 @@ class RunStore(Protocol):
 
     def save_phase(self, run_id: str, phase: StoredPhase) -> None:
         """Insert or replace one phase record; durable (committed) on return."""
+
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Phase records (insert or replace, in order), added phases and events (as for
+        `append_events`) in one transaction: all of them durable on return, or none."""
 
     def save_added(self, run_id: str, added: AddedPhase) -> None:
         """Remember a dynamically added phase; durable on return."""

@@ -49,10 +49,25 @@ def _canonical_text(value: Any) -> str:
 
 def to_jsonable(obj: Any, *, canonical: bool = False) -> Any:
     """`obj` as JSON-able Python data with tags. `canonical` sorts what has no order of its own."""
-    return _to_jsonable(obj, canonical, in_model=False, where="value")
+    try:
+        return _to_jsonable(obj, canonical, in_model=False)
+    except _Unsupported as exc:
+        where = "value" + "".join(reversed(exc.path))
+        raise CheckpointValueError(
+            f"cannot checkpoint {where}: values of type {exc.type_name} are not supported"
+        ) from None
 
 
-def _to_jsonable(obj: Any, canonical: bool, in_model: bool, where: str) -> Any:
+class _Unsupported(Exception):
+    """A value the codec cannot write; `path` grows (innermost first) on the way out, so the
+    location is only spelled out when it is needed."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+        self.path: list[str] = []
+
+
+def _to_jsonable(obj: Any, canonical: bool, in_model: bool) -> Any:
     if obj is None or isinstance(obj, bool | str):
         return obj
     if isinstance(obj, int):
@@ -68,67 +83,80 @@ def _to_jsonable(obj: Any, canonical: bool, in_model: bool, where: str) -> Any:
         path = _model_path(cls)
         _seen_models.setdefault(path, cls)
         data = obj.model_dump(mode="python", round_trip=True)
-        return {
-            TAG: "model",
-            "type": path,
-            "data": _to_jsonable(data, canonical, in_model=True, where=f"{where}<{cls.__name__}>"),
-        }
-    if isinstance(obj, list):
-        return [_to_jsonable(v, canonical, in_model, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if isinstance(obj, tuple):
-        items = [_to_jsonable(v, canonical, in_model, f"{where}[{i}]") for i, v in enumerate(obj)]
-        return {TAG: "tuple", "items": items}
+        try:
+            data = _to_jsonable(data, canonical, in_model=True)
+        except _Unsupported as exc:
+            exc.path.append(f"<{cls.__name__}>")
+            raise
+        return {TAG: "model", "type": path, "data": data}
+    if isinstance(obj, list | tuple):
+        items = []
+        for i, v in enumerate(obj):
+            try:
+                items.append(_to_jsonable(v, canonical, in_model))
+            except _Unsupported as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return items if isinstance(obj, list) else {TAG: "tuple", "items": items}
     if isinstance(obj, set | frozenset):
-        items = [_to_jsonable(v, canonical, in_model, f"{where}{{}}") for v in obj]
+        try:
+            items = [_to_jsonable(v, canonical, in_model) for v in obj]
+        except _Unsupported as exc:
+            exc.path.append("{}")
+            raise
         # Set iteration order depends on hash randomization: always sort, or two processes
         # would write (and hash) the same set differently.
         items.sort(key=_canonical_text)
         return {TAG: "frozenset" if isinstance(obj, frozenset) else "set", "items": items}
     if isinstance(obj, dict):
-        if all(isinstance(k, str) for k in obj):
-            encoded = {
-                k: _to_jsonable(v, canonical, in_model, f"{where}[{k!r}]") for k, v in obj.items()
-            }
+        string_keys = all(isinstance(k, str) for k in obj)
+        encoded: dict[str, Any] = {}
+        pairs = []
+        for k, v in obj.items():
+            try:
+                value = _to_jsonable(v, canonical, in_model)
+                if string_keys:
+                    encoded[k] = value
+                else:
+                    pairs.append([_to_jsonable(k, canonical, in_model), value])
+            except _Unsupported as exc:
+                exc.path.append(f"[{k!r}]")
+                raise
+        if not string_keys:
             if canonical:
-                encoded = dict(sorted(encoded.items()))
-            if TAG in obj:
-                return {TAG: "dict", "items": encoded}
-            return encoded
-        pairs = [
-            [
-                _to_jsonable(k, canonical, in_model, f"{where}<key>"),
-                _to_jsonable(v, canonical, in_model, f"{where}[{k!r}]"),
-            ]
-            for k, v in obj.items()
-        ]
+                pairs.sort(key=lambda pair: _canonical_text(pair[0]))
+            return {TAG: "pairs", "items": pairs}
         if canonical:
-            pairs.sort(key=lambda pair: _canonical_text(pair[0]))
-        return {TAG: "pairs", "items": pairs}
+            encoded = dict(sorted(encoded.items()))
+        if TAG in obj:
+            return {TAG: "dict", "items": encoded}
+        return encoded
     if in_model:
         # datetime, UUID, Decimal, Path, Enum...: pydantic's JSON form; validation restores them.
         try:
             return to_jsonable_python(obj)
         except PydanticSerializationError:
             pass
-    raise CheckpointValueError(
-        f"cannot checkpoint {where}: values of type {type(obj).__qualname__} are not supported"
-    )
+    raise _Unsupported(type(obj).__qualname__)
+
+
+# Encoders made once: json.dumps with options builds a new encoder per call, which was most of
+# the cost of checkpointing a small output (`phasefarm bench overhead`, store rows). An encoder
+# keeps no state between calls.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=True)
+_CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def encode(obj: Any) -> str:
     """JSON text for `obj` (see the module docstring for what round-trips)."""
-    return json.dumps(to_jsonable(obj), ensure_ascii=False, allow_nan=True)
+    return _ENCODER.encode(to_jsonable(obj))
 
 
 def dumps_canonical(obj: Any) -> str:
     """Canonical JSON text: sorted keys and set members, no whitespace, NaN tagged."""
-    return json.dumps(
-        to_jsonable(obj, canonical=True),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    )
+    return _CANONICAL_ENCODER.encode(to_jsonable(obj, canonical=True))
 
 
 def input_hash(obj: Any) -> str:

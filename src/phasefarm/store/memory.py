@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -25,7 +26,14 @@ from phasefarm.store._lock import (
     release_in_process,
     this_process,
 )
-from phasefarm.store.base import AddedPhase, RunSummary, StoredPhase, StoredRun
+from phasefarm.store.base import (
+    AddedPhase,
+    BatchWrites,
+    PhaseRow,
+    RunSummary,
+    StoredPhase,
+    StoredRun,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -86,12 +94,51 @@ def decode_added(text: str) -> AddedPhase:
     )
 
 
-def event_json(run_id: str, event: dict[str, Any]) -> tuple[int, str, str]:
-    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
+# made once: json.dumps with options builds an encoder per call, a third of the cost of
+# checkpointing an event (`phasefarm bench overhead`, store rows); an encoder holds no state
+_EVENT_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def event_seq(run_id: str, event: Mapping[str, Any]) -> int:
+    """An event's seq; StoreError if it has no integer seq >= 0."""
     seq = event.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise StoreError(f"event of run {run_id} has no integer seq >= 0: {event!r:.120}")
-    return seq, str(event.get("kind", "")), json.dumps(event, default=str, ensure_ascii=False)
+    return seq
+
+
+def check_increasing(run_id: str, seqs: Sequence[int], last: int) -> None:
+    """StoreError unless `seqs` increase, all after `last` (the run's last stored seq)."""
+    for seq in seqs:
+        if seq <= last:
+            raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
+        last = seq
+
+
+def phase_values(p: PhaseRow) -> tuple[Any, ...]:
+    """A phase row's values in the order of the phases table's columns (after `run`)."""
+    return (
+        p.key,
+        p.status,
+        p.attempts,
+        p.started,
+        p.finished,
+        p.output,
+        p.error,
+        p.input_hash,
+        p.usage,
+    )
+
+
+def event_json(run_id: str, event: Mapping[str, Any]) -> tuple[int, str, str]:
+    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
+    seq = event_seq(run_id, event)
+    return seq, str(event.get("kind", "")), events_json(event)
+
+
+def events_json(value: Any) -> str:
+    """JSON text of an event or a list of events (values JSON cannot hold become strings)."""
+    return _EVENT_ENCODER.encode(value)
 
 
 def summary_status(status: str, lock: str | None) -> str:
@@ -116,7 +163,7 @@ def total_from_progress(progress_json: str | None, recorded: int) -> int:
     return total
 
 
-class MemoryStore:
+class MemoryStore(BatchWrites):
     """A RunStore in a dict. Thread-safe; lives as long as the object."""
 
     def __init__(self) -> None:
@@ -141,7 +188,7 @@ class MemoryStore:
             raise StoreError("store is closed")
         run = self._runs.get(run_id)
         if run is None:
-            raise StoreError(f"unknown run id {run_id!r}")
+            raise StoreRefused(f"unknown run id {run_id!r}")
         return run
 
     def create_run(
@@ -152,7 +199,7 @@ class MemoryStore:
             if self._closed:
                 raise StoreError("store is closed")
             if run_id in self._runs:
-                raise StoreError(f"run id {run_id!r} already exists")
+                raise StoreRefused(f"run id {run_id!r} already exists")
             now = time.time()
             self._runs[run_id] = _Run(
                 flow=flow,
@@ -214,39 +261,26 @@ class MemoryStore:
         finally:
             release_in_process(self._database_id, run_id)
 
-    def save_phase(self, run_id: str, phase: StoredPhase) -> None:
-        output = None if phase.output is None else codec.encode(phase.output)
-        usage = json.dumps({k: float(v) for k, v in phase.usage.items()})
-        with self._mutex:
-            run = self._run(run_id)
-            run.phases[phase.key] = _Phase(
-                status=phase.status,
-                attempts=phase.attempts,
-                started=phase.started,
-                finished=phase.finished,
-                output=output,
-                error=phase.error,
-                input_hash=phase.input_hash,
-                usage=usage,
-            )
-            run.updated = time.time()
-
-    def save_added(self, run_id: str, added: AddedPhase) -> None:
-        text = encode_added(added)
-        with self._mutex:
-            run = self._run(run_id)
-            run.added[added.key] = text
-
-    def append_events(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        rows = [event_json(run_id, e) for e in events]
+    def save_batch(
+        self,
+        run_id: str,
+        phases: Sequence[PhaseRow],
+        added: Sequence[AddedPhase],
+        events: Sequence[Mapping[str, Any]],
+    ) -> None:
+        event_rows = [event_json(run_id, e) for e in events]
+        added_texts = [(a.key, encode_added(a)) for a in added]
         with self._mutex:
             run = self._run(run_id)
             last = run.events[-1][0] if run.events else -1
-            for seq, _, _ in rows:
-                if seq <= last:
-                    raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-                last = seq
-            run.events.extend(rows)
+            # checked before anything changes: all or nothing
+            check_increasing(run_id, [seq for seq, _, _ in event_rows], last)
+            for p in phases:
+                run.phases[p.key] = _Phase(*phase_values(p)[1:])
+            if phases:
+                run.updated = time.time()
+            run.added.update(added_texts)
+            run.events.extend(event_rows)
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._mutex:

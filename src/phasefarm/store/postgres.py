@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store._lock import new_claimant
 from phasefarm.store._sql import Migration, SQLRunStore, migrations, split_statements
 
@@ -54,19 +54,25 @@ class PostgresStore(SQLRunStore):
             # imported by name: psycopg is an optional extra, and type checking must not need it
             psycopg: Any = importlib.import_module("psycopg")
         except ImportError:
-            raise StoreError(
+            raise StoreRefused(
                 "the postgres store needs psycopg: pip install 'phasefarm[postgres]'"
             ) from None
         self._psycopg = psycopg
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open store {self.where}: {_first_line(exc)}") from None
+            raise StoreRefused(f"cannot open store {self.where}: {_first_line(exc)}") from None
         try:
             self._database_id = self._identify_database()
             current = self._check_existing(create)
             if current < len(self._migrations):
                 self._migrate()
+        except StoreError as exc:
+            self._conn.close()
+            if isinstance(exc, StoreRefused):
+                raise
+            # failing while opening: the store the user named cannot be used (exit 2)
+            raise StoreRefused(str(exc)) from None
         except BaseException:
             self._conn.close()
             raise
@@ -96,12 +102,12 @@ class PostgresStore(SQLRunStore):
         has_migrations, has_runs = bool(row[0]), bool(row[1])
         if not has_migrations:
             if has_runs:
-                raise StoreError(f"{self.where} has a runs table but is not a phasefarm store")
+                raise StoreRefused(f"{self.where} has a runs table but is not a phasefarm store")
             return None
         current = int(conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] or 0)
         latest = len(self._migrations)
         if current > latest:
-            raise StoreError(
+            raise StoreRefused(
                 f"store schema {current} is newer than this phasefarm ({latest}): "
                 f"upgrade phasefarm to use {self.where}"
             )
@@ -118,7 +124,7 @@ class PostgresStore(SQLRunStore):
         with self._reading() as conn:
             current = self._version(conn)
         if current is None and not create:
-            raise StoreError(f"no store at {self.where}")
+            raise StoreRefused(f"no store at {self.where}")
         return current or 0
 
     def _migrate(self) -> None:

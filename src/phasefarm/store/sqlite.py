@@ -1,12 +1,14 @@
 """`SQLiteStore`: the default checkpoint store, one SQLite file.
 
-Durability. The file is in WAL mode with `synchronous=FULL`: every `save_phase` is one
-transaction whose commit fsyncs the WAL before it returns. WAL alone already makes a commit
-survive `kill -9` of the writer (the bytes are in the OS page cache, and a torn last frame is
-discarded by its checksum on recovery); FULL adds survival of power loss, which `NORMAL` would
-not guarantee for the last transactions. It costs one fsync per phase end and per event batch:
-tens per run, noise next to a model call. In exchange "recorded succeeded" always means "its
-output is on disk", which is what lets resume skip it.
+Durability. The file is in WAL mode. Writes come in groups: the engine's checkpoint writer
+(`phasefarm.store.writer`) commits everything that arrived together (phase records, added
+phases, events) in one transaction, off the event loop. `synchronous=FULL` (the default) fsyncs
+the WAL at every commit: a committed group survives `kill -9` of the process and power loss.
+`synchronous=NORMAL` (`SQLiteStore(path, synchronous="normal")` or
+`--store "sqlite:///runs.db?synchronous=normal"`) fsyncs only at WAL checkpoints: a commit still
+survives `kill -9` (its pages are in the OS page cache, and a torn last frame is discarded by its
+checksum on recovery), but power loss may take the last commits back; the file stays sound, and a
+resume re-runs those phases. The measured costs are in docs/checkpoints.md.
 
 Concurrency. Several processes may open the same file (a `phasefarm runs` beside a running job);
 writers take `BEGIN IMMEDIATE` and wait up to `busy_timeout`. One process executes a run at a
@@ -19,16 +21,27 @@ is written to it, and so is a file that is not a phasefarm store.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from phasefarm.errors import StoreError
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store._lock import new_claimant
-from phasefarm.store._sql import Migration, SQLRunStore, migrations, split_statements
+from phasefarm.store._sql import (
+    PHASE_COLUMNS,
+    PHASE_UPSERT,
+    Migration,
+    SQLRunStore,
+    migrations,
+    split_statements,
+)
+from phasefarm.store.base import PhaseRow
+from phasefarm.store.memory import events_json, phase_values
 
 __all__ = ["Migration", "SQLiteStore", "migrations", "split_statements"]
 
@@ -43,15 +56,21 @@ class SQLiteStore(SQLRunStore):
         path: str | Path,
         *,
         create: bool = True,
+        synchronous: str = "full",
         _migrations: list[Migration] | None = None,
     ) -> None:
-        """Open (and with `create`, make) the store at `path`; StoreError if it cannot be used."""
+        """Open (and with `create`, make) the store at `path`; StoreError if it cannot be used.
+
+        `synchronous`: "full" (power-loss safe, the default) or "normal" (process-crash safe)."""
+        if synchronous not in ("full", "normal"):
+            raise StoreRefused(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
+        self.synchronous = synchronous
         self.path = Path(path).expanduser()
         self.where = str(self.path)
         self._migrations = migrations() if _migrations is None else _migrations
         self._mutex = threading.RLock()
         if not create and not self.path.is_dir() and not self.path.exists():
-            raise StoreError(f"no store at {self.path}")
+            raise StoreRefused(f"no store at {self.path}")
         self._check_path()
         self._check_existing()
         # every spelling of the file (relative, via a symlink) names the same database
@@ -62,15 +81,21 @@ class SQLiteStore(SQLRunStore):
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+            raise StoreRefused(f"cannot open store {self.path}: {exc}") from None
         try:
             with self._errors():
                 mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
-                    raise StoreError(f"store {self.path}: cannot use WAL journal (got {mode})")
-                self._conn.execute("PRAGMA synchronous=FULL")
+                    raise StoreRefused(f"store {self.path}: cannot use WAL journal (got {mode})")
+                self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
                 self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+        except StoreError as exc:
+            self._conn.close()
+            if isinstance(exc, StoreRefused):
+                raise
+            # failing while opening: the store the user named cannot be used (exit 2)
+            raise StoreRefused(str(exc)) from None
         except BaseException:
             self._conn.close()
             raise
@@ -88,14 +113,14 @@ class SQLiteStore(SQLRunStore):
 
     def _check_path(self) -> None:
         if self.path.is_dir():
-            raise StoreError(f"store path {self.path} is a folder, not a file")
+            raise StoreRefused(f"store path {self.path} is a folder, not a file")
         parent = self.path.parent
         if parent.exists() and not parent.is_dir():
-            raise StoreError(f"store path {self.path}: {parent} is not a folder")
+            raise StoreRefused(f"store path {self.path}: {parent} is not a folder")
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(
+            raise StoreRefused(
                 f"cannot create the folder of store {self.path}: {exc.strerror}"
             ) from None
 
@@ -114,11 +139,11 @@ class SQLiteStore(SQLRunStore):
         try:
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {self.path}: {exc}") from None
+            raise StoreRefused(f"cannot open store {self.path}: {exc}") from None
         try:
             self._refuse_foreign_or_newer(conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a phasefarm store ({exc})") from None
+            raise StoreRefused(f"{self.path} is not a phasefarm store ({exc})") from None
         finally:
             conn.close()
 
@@ -128,7 +153,7 @@ class SQLiteStore(SQLRunStore):
         if not tables:
             return 0
         if "schema_migrations" not in tables:
-            raise StoreError(f"{self.path} is an SQLite file but not a phasefarm store")
+            raise StoreRefused(f"{self.path} is an SQLite file but not a phasefarm store")
         return self._refuse_newer(conn)
 
     def _refuse_newer(self, conn: sqlite3.Connection) -> int:
@@ -136,7 +161,7 @@ class SQLiteStore(SQLRunStore):
         current = int(row[0] or 0)
         latest = len(self._migrations)
         if current > latest:
-            raise StoreError(
+            raise StoreRefused(
                 f"store schema {current} is newer than this phasefarm ({latest}): "
                 f"upgrade phasefarm to use {self.path}"
             )
@@ -190,6 +215,24 @@ class SQLiteStore(SQLRunStore):
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._mutex, self._errors():
             yield self._conn
+
+    # One statement per batch, not one per row: sqlite3 releases the GIL around every step of
+    # a statement, and while the event loop's thread is busy each re-acquisition can wait a
+    # whole switch interval (5 ms); a batch of 10,000 rows took seconds that way.
+    def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:
+        columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))
+        conn.execute(
+            f"INSERT INTO phases ({PHASE_COLUMNS}) SELECT ?, {columns} FROM json_each(?)"
+            f" WHERE true {PHASE_UPSERT}",  # WHERE: an upsert after SELECT needs one
+            (run_id, json.dumps([phase_values(p) for p in phases], ensure_ascii=False)),
+        )
+
+    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
+        conn.execute(
+            "INSERT INTO events (run, seq, kind, json) SELECT ?, json_extract(value, '$.seq'),"
+            " json_extract(value, '$.kind'), value FROM json_each(?)",
+            (run_id, events_json(list(events))),
+        )
 
     def integrity_check(self) -> str:
         """SQLite's `PRAGMA integrity_check` verdict: "ok" for a sound file."""

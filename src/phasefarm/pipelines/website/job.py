@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from phasefarm.engine.flow import Flow
-from phasefarm.errors import BadOutput, UsageError
+from phasefarm.errors import CheckFailed, UsageError
 from phasefarm.llm import LLM, Responder, build_llm
 from phasefarm.pipelines.website import steps
 from phasefarm.pipelines.website.checks import check_site
@@ -61,7 +61,7 @@ WAVE_IMAGES, WAVE_CONTENT, WAVE_CODE = 3, 4, 5
 MODEL_RETRIES = 2
 
 
-class SiteCheckFailed(BadOutput):
+class SiteCheckFailed(CheckFailed):
     """The generated site has problems; the draft stays unpublished. One line per problem."""
 
     def __init__(self, problems: list[str], draft: Path) -> None:
