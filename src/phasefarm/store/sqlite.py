@@ -239,8 +239,8 @@ class SQLiteStore(SQLRunStore):
         """A damaged file is refused before anything is written to it: a run would otherwise
         extend it (SQLite reads only the pages a query needs, so damage elsewhere goes unseen).
         `quick_check` reads every page once (measured 2.3 ms per MB, warm cache, loaded machine;
-        a 122 MB file: 0.29 s) but skips the
-        index-to-table cross-check of `integrity_check` (`phasefarm runs --check`)."""
+        a 122 MB file: 0.29 s) but skips the index-to-table cross-check of `integrity_check`
+        (`phasefarm runs --check`)."""
         rows = self._conn.execute("PRAGMA quick_check(1)").fetchall()
         verdict = " ".join(str(rows[0][0]).split()) if rows else "no verdict"
         if verdict != "ok":
