@@ -23,14 +23,18 @@ def send_raw(server: Server, data: bytes) -> bytes:
     """Send `data` on a fresh connection and read what comes back until the server closes it
     or 10 s pass."""
     host, port = server.base.removeprefix("http://").split(":")
+    answer = b""
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        answer = b""
+        try:
+            # the server may answer and close before it has read everything (a huge header)
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # broken pipe, reset, not connected
+            pass
         try:
             while chunk := sock.recv(65536):
                 answer += chunk
-        except (TimeoutError, ConnectionResetError):
+        except OSError:  # reset, or the 10 s timeout
             pass
     return answer
 
