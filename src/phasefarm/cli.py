@@ -553,6 +553,94 @@ def website(
     )
 
 
+@app.command("app")
+def app_command(
+    brief: str = typer.Argument(..., help="What the app is for, in a sentence or two."),
+    out: Path = typer.Option(..., "--out", help="Folder for the app, a git repository."),
+    mode: str = typer.Option("parallel", help="parallel | waves | sequential"),
+    provider: str = typer.Option("offline", help="offline | openai"),
+    model: str | None = typer.Option(None, "--model", help="Model name (openai provider)."),
+    time_scale: float = typer.Option(
+        0.05, "--time-scale", help="Offline provider: real seconds per seed-second (0: no sleep)."
+    ),
+    phases: int = typer.Option(5, "--phases", help="Roadmap phases (1..10)."),
+    review_cycles: int = typer.Option(1, "--review-cycles", help="Review cycles (0..5)."),
+    fixes: int = typer.Option(2, "--fixes", help="Fix rounds per phase (0..5)."),
+    seed: int = typer.Option(0, "--seed", help="Offline provider seed."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop at this many tokens."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this cost (USD)."),
+    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    run_id: str | None = typer.Option(None, "--run-id"),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
+    preview: bool = typer.Option(False, "--preview", help="Serve DIR/preview on 127.0.0.1."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
+) -> None:
+    """Build a static web app from a brief, phase by phase (note 000), into --out."""
+    from contextlib import ExitStack
+
+    from phasefarm.pipelines.app.commands import app_meta, preview_server
+    from phasefarm.pipelines.app.job import prepare
+
+    meta = app_meta(
+        brief=brief,
+        out=out,
+        force=force,
+        mode=mode,
+        provider=provider,
+        model=model,
+        time_scale=time_scale,
+        phases=phases,
+        review_cycles=review_cycles,
+        fixes=fixes,
+        seed=seed,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+    )
+    flow, services = prepare(meta)
+    with ExitStack() as stack:
+        if preview:
+            stack.enter_context(preview_server(Path(meta["out"])))
+        run_job(
+            flow,
+            job="app",
+            inputs={"brief": brief.strip()},
+            services=services,
+            mode=mode,
+            store_url=store,
+            run_id=run_id,
+            meta=meta,
+            as_json=as_json,
+            out=Path(meta["out"]),
+        )
+
+
+@plan_app.command("app")
+def plan_app_command(
+    phases: int = typer.Option(5, "--phases", help="Roadmap phases (1..10)."),
+    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+) -> None:
+    """Waves, critical path and estimated seed-seconds per mode of the app job."""
+    from phasefarm.pipelines.app.commands import print_plan
+    from phasefarm.pipelines.app.profile import AppSettings
+
+    check_non_negative("--time-scale", time_scale)
+    print_plan(AppSettings(phases=phases), time_scale=time_scale, as_json=as_json)
+
+
+@bench_app.command("app")
+def bench_app_command(
+    time_scale: float = typer.Option(0.1, "--time-scale", help="Real seconds per seed-second."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per mode."),
+) -> None:
+    """The app job in sequential, waves and parallel modes, measured in seed-seconds."""
+    from phasefarm.benchmarks import app as bench
+
+    if not 0 < time_scale <= 1:
+        raise fail(f"--time-scale must be in (0, 1], got {time_scale}")
+    raise typer.Exit(bench.main(time_scale=time_scale, as_json=as_json))
+
+
 @plan_app.command("website")
 def plan_website(
     pages: int = typer.Option(4, "--pages", help="Pages to plan (1..20)."),

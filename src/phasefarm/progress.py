@@ -48,6 +48,7 @@ class LiveProgress:
         self.cost = 0.0
         self.retries = 0
         self.waits = 0
+        self.job_line = ""  # a job's own progress ("2/5 phases completed"), when it has one
         self.started = time.monotonic()
         self._live = Live(
             get_renderable=self.render,
@@ -105,6 +106,11 @@ class LiveProgress:
             self.done, self.total = int(data["done"]), int(data["total"])
             if not self.live_view and not self.quiet:
                 self.console.print(f"{self.done}/{self.total} completed", highlight=False)
+        elif kind == "app.progress":  # the app job's roadmap phases, in finishing order
+            from phasefarm.pipelines.app.commands import progress_line
+
+            self.job_line = progress_line(dict(data))
+            self._say(self.job_line)
 
     def _say(self, markup: str) -> None:
         """A line above the live view (or a plain line); nothing with --json."""
@@ -116,6 +122,8 @@ class LiveProgress:
     def header(self) -> str:
         elapsed = time.monotonic() - self.started
         parts = [f"{self.done}/{self.total} completed"]
+        if self.job_line:
+            parts.append(self.job_line)
         if self.failed or self.skipped:
             parts.append(f"{self.failed} failed, {self.skipped} skipped")
         parts.append(f"{elapsed:.1f} s")

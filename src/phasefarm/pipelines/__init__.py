@@ -17,6 +17,7 @@ from phasefarm.errors import UsageError
 __all__ = ["JOBS", "load_job"]
 
 JOBS: dict[str, str] = {
+    "app": "phasefarm.pipelines.app.job:prepare",
     "demo": "phasefarm.pipelines.demo:prepare",
     "website": "phasefarm.pipelines.website.job:prepare",
 }
