@@ -1,4 +1,5 @@
-"""A damaged store is found, not extended (issue 16, item 6).
+"""A damaged store is found, not extended (issue 16, item 6); a full disk mid-run stops the
+run cleanly (item 2).
 
 SQLite reads only the pages a query needs, so damage in a data page the run never reads used
 to go unseen: `resume` and a new run exited 0 into a file failing `PRAGMA integrity_check`.
@@ -7,13 +8,18 @@ to go unseen: `resume` and a new run exited 0 into a file failing `PRAGMA integr
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from phasefarm.errors import StoreRefused
+from phasefarm.pipelines.website.checks import check_site
 from phasefarm.store import SQLiteStore
+from phasefarm.store.sqlite import check_file
 from website_support import run_cli
 
 
@@ -76,3 +82,38 @@ def test_runs_check_says_which_file_is_damaged(tmp_path: Path, capsys) -> None:
         ["runs", "--check", "--store", f"sqlite:///{sound / 'runs.sqlite3'}"], capsys
     )
     assert code == 0 and out.strip().endswith("ok (PRAGMA integrity_check)"), err
+
+
+LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (160_000, 160_000))
+from phasefarm.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_a_full_disk_mid_run_stops_cleanly_and_what_was_committed_resumes(
+    tmp_path: Path, capsys
+) -> None:
+    """No file of the job's process may grow past 160 kB (RLIMIT_FSIZE): the store's WAL
+    reaches that mid-run, and its next write fails as on a full disk."""
+    path = tmp_path / "runs.sqlite3"
+    store = ["--store", f"sqlite:///{path}"]
+    job = ["website", "A bakery", "--out", str(tmp_path / "site"), "--time-scale", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", LIMITED, *job, "--images", "0", *store, "--run-id", "r1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("phasefarm: error: ") and "runs.sqlite3" in last, done.stderr
+    assert "Traceback" not in done.stderr
+    assert check_file(path) == "ok"  # stopped, not damaged
+    code, out, err = run_cli(["resume", "r1", *store, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "succeeded"
+    assert check_site(tmp_path / "site") == []
