@@ -65,14 +65,25 @@ def baseline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[st
     yield statuses, tree(root / "app")
 
 
-def test_transient_faults_and_resets_change_nothing_in_the_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, baseline: tuple[dict[str, str], Any]
+@pytest.mark.parametrize(
+    "faults",
+    [
+        Faults(transient_rate=0.2, reset_rate=0.1, max_in_a_row=2, seed=4),
+        Faults(rate_limited_rate=0.15, retry_after=0.05, max_in_a_row=2, seed=4),
+    ],
+    ids=["30-percent-5xx-and-resets", "429-with-retry-after"],
+)
+def test_faults_change_nothing_in_the_app(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    baseline: tuple[dict[str, str], Any],
+    faults: Faults,
 ) -> None:
-    faults = Faults(transient_rate=0.2, reset_rate=0.1, max_in_a_row=2, seed=4)
     with FakeOpenAI(faults=faults) as server:
         _, statuses = run_app(server, tmp_path / "app", monkeypatch)
         counts = server.fault_counts
-    assert counts.get("transient", 0) > 0 and counts.get("reset", 0) > 0
+    assert sum(counts.values()) > 0
+    assert counts.get("transient", 0) > 0 or counts.get("rate_limited", 0) > 0
     assert statuses == baseline[0]
     assert tree(tmp_path / "app") == baseline[1]
 
