@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 runs="${1:-3}"
 shift || true
 hogs=()
+suite=""
 stop_hogs() {
-  for pid in "${hogs[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${hogs[@]}"; do wait "$pid" 2>/dev/null; done
+  for pid in "${hogs[@]}" $suite; do kill "$pid" 2>/dev/null; done
+  for pid in "${hogs[@]}" $suite; do wait "$pid" 2>/dev/null; done
   hogs=()
+  suite=""
 }
 trap stop_hogs EXIT
 trap 'stop_hogs; exit 130' INT TERM
@@ -22,7 +24,12 @@ done
 green=0
 for i in $(seq 1 "$runs"); do
   log="$(mktemp -t phasefarm-stress-XXXX.log)"
-  if .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1; then
+  .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >"$log" 2>&1 &
+  suite=$!
+  wait "$suite"
+  code=$?
+  suite=""
+  if [ "$code" -eq 0 ]; then
     green=$((green + 1))
     echo "run $i/$runs: green ($(tail -n 1 "$log"))"
   else
