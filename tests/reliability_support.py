@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from phasefarm.benchmarks.reliability import website_args
 from phasefarm.testing.fake_openai import FakeOpenAI
 from website_support import run_cli
 
@@ -27,24 +28,7 @@ def website_over(
     """`phasefarm website` on `server`: (exit code, the JSON summary, stderr)."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
-    argv = [
-        "website",
-        BRIEF,
-        "--out",
-        str(tmp_path / "site"),
-        "--provider",
-        "openai",
-        "--model",
-        "fake-model",
-        "--pages",
-        str(pages),
-        "--images",
-        str(images),
-        "--store",
-        f"sqlite:///{tmp_path / 'runs.sqlite3'}",
-        "--json",
-        *extra,
-    ]
+    argv = [*website_args(tmp_path, pages, images, brief=BRIEF), *extra]
     code, stdout, stderr = run_cli(argv, capsys)
     lines = stdout.strip().splitlines()
     summary = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}

@@ -24,7 +24,15 @@ from typing import Any
 
 from phasefarm.benchmarks import crash
 
-__all__ = ["FaultTrial", "ReliabilityReport", "fault_trial", "main", "print_report", "run"]
+__all__ = [
+    "FaultTrial",
+    "ReliabilityReport",
+    "fault_trial",
+    "main",
+    "print_report",
+    "run",
+    "website_args",
+]
 
 KEY = "sk-reliability-bench-0001"
 RATES = {"transient_rate": 0.15, "reset_rate": 0.10, "rate_limited_rate": 0.05}
@@ -81,6 +89,28 @@ class ReliabilityReport:
         }
 
 
+def website_args(folder: Path, pages: int, images: int, brief: str = crash.BRIEF) -> list[str]:
+    """`phasefarm website` on the openai provider into `folder`/site, store `folder`/runs.sqlite3
+    (the server comes from OPENAI_BASE_URL)."""
+    return [
+        "website",
+        brief,
+        "--out",
+        str(folder / "site"),
+        "--provider",
+        "openai",
+        "--model",
+        "fake-model",
+        "--pages",
+        str(pages),
+        "--images",
+        str(images),
+        "--store",
+        f"sqlite:///{folder / 'runs.sqlite3'}",
+        "--json",
+    ]
+
+
 def fault_trial(seed: int, workdir: Path, *, pages: int = 2, images: int = 2) -> FaultTrial:
     """One website run in a subprocess against a fake server injecting seeded faults."""
     from phasefarm.testing.fake_openai import FakeOpenAI, Faults
@@ -89,26 +119,7 @@ def fault_trial(seed: int, workdir: Path, *, pages: int = 2, images: int = 2) ->
     folder = workdir / f"faults-{seed}"
     with FakeOpenAI(faults=faults) as server:
         env = {**os.environ, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.url}
-        command = [
-            sys.executable,
-            "-m",
-            "phasefarm",
-            "website",
-            crash.BRIEF,
-            "--out",
-            str(folder / "site"),
-            "--provider",
-            "openai",
-            "--model",
-            "fake-model",
-            "--pages",
-            str(pages),
-            "--images",
-            str(images),
-            "--store",
-            f"sqlite:///{folder / 'runs.sqlite3'}",
-            "--json",
-        ]
+        command = [sys.executable, "-m", "phasefarm", *website_args(folder, pages, images)]
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=600, check=False
         )
