@@ -15,14 +15,24 @@ with enough retries always gets through, and a test of that cannot flake.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["DroppedConnection", "Faults", "Rule", "call_signature", "draw_fault"]
+__all__ = [
+    "DroppedConnection",
+    "Faults",
+    "QuietDrops",
+    "Rule",
+    "call_signature",
+    "draw_fault",
+    "log_config",
+]
 
 
 @dataclass(frozen=True)
@@ -115,3 +125,21 @@ class DroppedConnection:
         await send({"type": "http.response.body", "body": body, "more_body": True})
         if self.on_sent is not None:
             self.on_sent()
+
+
+class QuietDrops(logging.Filter):
+    """Drops uvicorn's error line for an answer left unfinished on purpose (a dropped
+    connection is the fault, not a server bug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's default logging, with `QuietDrops` on its error handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"quiet_drops": {"()": QuietDrops}}
+    config["handlers"]["default"]["filters"] = ["quiet_drops"]
+    return config

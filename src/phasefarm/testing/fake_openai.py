@@ -50,6 +50,7 @@ from phasefarm.testing.fake_faults import (
     Rule,
     call_signature,
     draw_fault,
+    log_config,
 )
 from phasefarm.testing.fake_parts import (
     Bucket,
@@ -216,7 +217,12 @@ class FakeOpenAI:
         sock.listen(1024)
         self._socket = sock
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, backlog=1024
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            backlog=1024,
+            log_config=log_config(),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
