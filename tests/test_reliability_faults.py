@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import pytest
 
 from phasefarm.pipelines.website.checks import check_site
@@ -109,3 +110,23 @@ def test_a_step_that_never_answers_fails_on_its_time_limit_and_the_rest_finish(
     assert counts["stall"] >= 1
     line = next(ln for ln in stderr.splitlines() if "stylesheet" in ln)
     assert "time" in line.lower()
+
+
+def test_faults_follow_the_call_not_the_arrival_order() -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+    other = {"model": "m", "messages": [{"role": "user", "content": "bye"}]}
+    faults = Faults(transient_rate=0.5, reset_rate=0.5, max_in_a_row=2, seed=1)
+    with FakeOpenAI(faults=faults) as server, httpx.Client(base_url=server.url) as client:
+        outcomes = []
+        for request in (body, other, body, other, body, other):
+            try:
+                outcomes.append(client.post("/chat/completions", json=request).status_code)
+            except httpx.RemoteProtocolError:
+                outcomes.append(0)  # the connection broke mid-answer
+        counts = server.fault_counts
+    # every attempt of a call faults until max_in_a_row, then it is answered
+    assert outcomes[4:] == [200, 200] and all(o in (0, 503) for o in outcomes[:4])
+    assert sum(counts.values()) == 4 and counts == {
+        "transient": outcomes.count(503),
+        "reset": outcomes.count(0),
+    }
