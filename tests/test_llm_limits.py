@@ -148,9 +148,9 @@ def test_a_server_that_only_says_429_ends_the_call_in_bounded_time(fake_openai) 
     server = fake_openai(keys=[GOOD])
     server.fail_next(429, count=10_000, retry_after=0.05)
     llm = openai_llm(server, retry=RetryPolicy(max_elapsed_s=1.0))
-    # the time limit may end the call between attempts (RateLimited) or during the last one,
-    # which a loaded machine can make slow (TransientError): either way it gives up in time
-    with pytest.raises((RateLimited, TransientError), match="gave up after"):
+    # given up on the 429s, or (on a loaded machine) on the call that was in flight when the
+    # call's time limit ran out: either way a bounded, named end
+    with pytest.raises((RateLimited, TransientError), match=r"gave up after|time limit"):
         run(llm.text(msgs("hello"), task="t"))
     assert 1 <= len(server.requests) < 10_000
 

@@ -32,7 +32,7 @@ app = typer.Typer(
 plan_app = typer.Typer(help="Show waves, critical path and estimated time before spending a token.")
 bench_app = typer.Typer(
     help="Benchmarks: side-by-side comparisons in one run, printed as a table. "
-    "Without a subcommand: overhead, website and ratelimit in turn.",
+    "Without a subcommand: every workload, one process each (see --help).",
     invoke_without_command=True,
 )
 app.add_typer(plan_app, name="plan")
@@ -409,21 +409,31 @@ def serve_command(
 
 
 @bench_app.callback()
-def bench_all(ctx: typer.Context) -> None:
-    """Run the quick benchmarks (crash trials take minutes: `phasefarm bench crash`)."""
+def bench_all(
+    ctx: typer.Context,
+    json_out: Path = typer.Option(Path("bench-results.json"), "--json-out", help="JSON file."),
+    readme: Path | None = typer.Option(None, "--readme", help="Rewrite its bench section."),
+    only: str = typer.Option("", "--only", help="Comma-separated workloads (default: all)."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes: a smoke run."),
+) -> None:
+    """Every workload, one process each; exits 1 while any target is missed."""
     if ctx.invoked_subcommand is not None:
         return
-    from phasefarm.benchmarks import overhead, ratelimit
-    from phasefarm.benchmarks import website as website_bench
+    from phasefarm.benchmarks import suite
 
-    codes = [overhead.main([])]
-    runs = website_bench.run_benchmark(time_scale=0.05, pages=4, images=10)
-    website_bench.print_table(runs, time_scale=0.05)
-    codes.append(0 if all(r.status == "succeeded" for r in runs) else 1)
-    codes.append(
-        ratelimit.report(calls=400, keys=3, rpm=600, tpm=120_000, latency=0.03, as_json=False)
-    )
-    raise typer.Exit(max(codes))
+    argv = ["--json-out", str(json_out), "--only", only] + (["--quick"] if quick else [])
+    raise typer.Exit(suite.main(argv + (["--readme", str(readme)] if readme else [])))
+
+
+@bench_app.command("peers")
+def bench_peers(
+    sizes: str = typer.Option("1000,10000", "--sizes", help="Phase counts, comma-separated."),
+    repeats: int = typer.Option(5, "--repeats", help="Runs per row at most; the best counts."),
+) -> None:
+    """Overhead per no-op phase beside raw asyncio, LangGraph, Dask and Ray."""
+    from phasefarm.benchmarks import peers
+
+    raise typer.Exit(peers.main(["--sizes", sizes, "--repeats", str(repeats)]))
 
 
 @bench_app.command("overhead")
@@ -660,21 +670,51 @@ def plan_website(
 
 @bench_app.command("ratelimit")
 def bench_ratelimit(
-    calls: int = typer.Option(400, "--calls", help="Calls per scenario (at least 200)."),
+    calls: int = typer.Option(400, "--calls", help="Calls per trial (at least 100)."),
     keys: int = typer.Option(3, "--keys", help="API keys in the pool."),
     rpm: int = typer.Option(600, "--rpm", help="Requests per minute per key (server limit)."),
     tpm: int = typer.Option(120_000, "--tpm", help="Tokens per minute per key (server limit)."),
     latency: float = typer.Option(0.03, "--latency", help="Server seconds per answer."),
+    trials: int = typer.Option(3, "--trials", help="Trials per row; the worst is shown."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
-    """The shared limiter against a rate-limited fake server: limits known vs unknown."""
+    """The shared limiter against an independent rate-limited server, four rows."""
     from phasefarm.benchmarks import ratelimit
 
-    check_non_negative("--latency", latency)
-    code = ratelimit.report(
-        calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency, as_json=as_json
-    )
-    raise typer.Exit(code)
+    argv = ["--calls", str(calls), "--keys", str(keys), "--rpm", str(rpm), "--tpm", str(tpm)]
+    argv += ["--latency", str(latency), "--trials", str(trials)]
+    raise typer.Exit(ratelimit.main(argv + (["--json"] if as_json else [])))
+
+
+@bench_app.command("barrier")
+def bench_barrier(
+    time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
+) -> None:
+    """The website graph in phasefarm's modes and as a LangGraph StateGraph, real sleeps."""
+    from phasefarm.benchmarks import barrier
+    from phasefarm.benchmarks.report import print_section
+
+    if not 0 < time_scale <= 1:
+        raise fail(f"--time-scale must be in (0, 1], got {time_scale}")
+    result = barrier.section(time_scale=time_scale)
+    print_section(result)
+    raise typer.Exit(1 if result["missed"] else 0)
+
+
+@bench_app.command("jitter")
+def bench_jitter(
+    seeds: int = typer.Option(40, "--seeds", help="Seeds per sigma (at least 20)."),
+) -> None:
+    """Log-normal latencies: dependency-driven vs waves vs supersteps, virtual clock."""
+    from phasefarm.benchmarks import jitter
+    from phasefarm.benchmarks.barrier import website_skeleton
+    from phasefarm.benchmarks.report import print_section
+
+    if seeds < 20:
+        raise fail(f"--seeds must be at least 20, got {seeds}")
+    result = jitter.section(website_skeleton(), seeds=seeds)
+    print_section(result)
+    raise typer.Exit(1 if result["missed"] else 0)
 
 
 @bench_app.command("website")
@@ -682,22 +722,17 @@ def bench_website(
     time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
     pages: int = typer.Option(4, "--pages", help="Pages (1..20)."),
     images: int = typer.Option(10, "--images", help="Images (0..40)."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per mode."),
+    as_json: bool = typer.Option(False, "--json", help="The results as one JSON object."),
 ) -> None:
-    """The website job in sequential, waves and parallel modes, measured in seed-seconds."""
-    from dataclasses import asdict
-
+    """The website job in each mode: no store, CLI with the SQLite store, per-call latency."""
     from phasefarm.benchmarks import website as bench
+    from phasefarm.pipelines.website.profile import WebsiteSettings
 
     if not 0 < time_scale <= 1:
         raise fail(f"--time-scale must be in (0, 1], got {time_scale}")
-    runs = bench.run_benchmark(time_scale=time_scale, pages=pages, images=images)
-    if as_json:
-        for run in runs:
-            typer.echo(json.dumps(asdict(run)))
-    else:
-        bench.print_table(runs, time_scale=time_scale)
-    raise typer.Exit(0 if all(r.status == "succeeded" for r in runs) else 1)
+    WebsiteSettings(pages=pages, images=images)  # refuses bad counts with a one-line error
+    argv = ["--time-scale", str(time_scale), "--pages", str(pages), "--images", str(images)]
+    raise typer.Exit(bench.main(argv + (["--json"] if as_json else [])))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,22 +1,21 @@
-"""`phasefarm bench ratelimit`: the shared limiter against a rate-limited server, measured.
+"""`phasefarm bench ratelimit`: the shared limiter against an independent rate-limited server.
 
-Both scenarios send `calls` structured calls through the real OpenAI-compatible provider (real
-HTTP, the openai SDK) to the package's fake server, which enforces `rpm` / `tpm` per key with
-token buckets and answers 429 with Retry-After. All calls are started at once, as a burst of
-ready phases would be.
+Each row sends `calls` structured calls through the real OpenAI-compatible provider (real
+HTTP, the openai SDK) to `LimitServer`, whose limiter (a sliding-window log) and token count
+(characters / 3.5) share no code with the client's (token buckets; about 4 characters per
+token). All calls start at once, as a burst of ready phases would.
 
-(a) known:   our limiter is given the server's limits. Target: zero 429s, >= 95 % of the rate
-             the server allows.
-(b) unknown: our limiter is told nothing; it learns from 429s (Retry-After per key, then a
-             request rate from the calls accepted between 429s). Target: zero failed calls,
-             >= 85 % of the allowed rate, 429s for at most 10 % of the calls (learning costs
-             a few, but a real provider should not see us hammering it).
-(c) announced: told nothing, but the server announces its limits in `x-ratelimit-limit-*`
-             headers, as OpenAI does; the limiter adopts them. Target as (a).
+- known:     our limiter is given the server's rpm and tpm;
+- headers:   told nothing, the server announces its limits in `x-ratelimit-limit-*` headers;
+- unknown:   told nothing, nothing announced: the limiter learns from 429s and Retry-After;
+- tokens:    known limits, with a tpm low enough that tokens bind before requests do.
 
-"Allowed" is what the server would have accepted over the measured window, from its own log:
-keys x (burst + rate x (last accepted arrival - first arrival)). Rates come from server-side
-timestamps, so client overhead cannot flatter them.
+"Rate used" is what the server accepted divided by the most it could have accepted over the
+same span (first arrival to last accepted arrival, server clock): per key, the window's
+allowance x (span / window + 1), an upper bound of what a sliding window lets through (a
+full window at the start, then the rate), in requests or tokens, whichever binds more.
+Targets: rate used >= 95 % with limits known or announced, >= 90 % unknown; 429s at most 10 %
+of the calls; no failed call. Each row runs `trials` times; the table shows the worst trial.
 """
 
 from __future__ import annotations
@@ -27,21 +26,24 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
-from rich.console import Console
-from rich.table import Table
 
+from phasefarm.benchmarks.limit_server import LimitServer
 from phasefarm.errors import PhasefarmError, UsageError
-from phasefarm.llm.client import RetryPolicy
-from phasefarm.llm.factory import build_llm
-from phasefarm.llm.pricing import Price
-from phasefarm.testing.fake_openai import FakeOpenAI
 
-__all__ = ["ScenarioResult", "main", "render", "report", "run", "run_scenario"]
+__all__ = ["SCENARIOS", "ScenarioResult", "main", "run", "run_scenario", "section"]
 
-TARGETS = {"known": 0.95, "unknown": 0.85, "announced": 0.95}
-MAX_429_SHARE = {"known": 0.0, "unknown": 0.10, "announced": 0.0}  # 429s per call
+SCENARIOS = ("known", "headers", "unknown", "tokens")
+TARGETS = {"known": 0.95, "headers": 0.95, "unknown": 0.90, "tokens": 0.95}
+MAX_429_SHARE = 0.10
+LABELS = {
+    "known": "= server's",
+    "headers": "from x-ratelimit headers",
+    "unknown": "unknown (from 429s)",
+    "tokens": "= server's, tpm binds",
+}
 
 
 class _Card(BaseModel):
@@ -54,34 +56,33 @@ class _Card(BaseModel):
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    scenario: str  # "known" | "unknown" | "announced"
+    scenario: str
     calls: int
     succeeded: int
     failed: int
     http_requests: int
     http_429: int
-    window_s: float  # first arrival to last accepted arrival, server clock
-    accepted_rpm: float  # accepted requests per minute over the window, all keys
-    allowed_rpm: float  # what the server would have accepted over the window, per minute
-    utilization: float  # accepted / allowed
-    limiter_waits: int
+    span_s: float  # first arrival to last accepted arrival, server clock
+    accepted_rpm: float
+    accepted_tpm: float
+    utilization: float  # accepted / most acceptable, requests or tokens, whichever binds more
     wall_s: float
-    target: float
     passed: bool
 
 
-async def _drive(
-    server: FakeOpenAI, *, keys: list[str], calls: int, known: bool, rpm: int, tpm: int
-) -> tuple[int, int, int, float]:
+async def _drive(server: LimitServer, keys: list[str], calls: int, scenario: str) -> int:
+    from phasefarm.llm.client import RetryPolicy
+    from phasefarm.llm.factory import build_llm
+
+    known = scenario in ("known", "tokens")
     llm = build_llm(
         "openai",
-        model="fake-model",
+        model="limit-model",
         api_keys=keys,
         base_url=server.url,
-        rpm=rpm if known else None,
-        tpm=tpm if known else None,
-        retry=RetryPolicy(rate_limited_attempts=100, max_elapsed_s=120.0),
-        prices={"fake-model": Price(0.15, 0.60)},
+        rpm=server.rpm if known else None,
+        tpm=server.tpm if known else None,
+        retry=RetryPolicy(rate_limited_attempts=100, max_elapsed_s=300.0),
     )
 
     async def one(i: int) -> bool:
@@ -95,176 +96,180 @@ async def _drive(
             return False
         return True
 
-    started = time.perf_counter()
     try:
         outcomes = await asyncio.gather(*(one(i) for i in range(calls)))
     finally:
         await llm.aclose()
-    wall = time.perf_counter() - started
-    ok = sum(outcomes)
-    return ok, calls - ok, llm.limiter.stats.waits, wall
+    return sum(outcomes)
 
 
 def run_scenario(
     scenario: str,
     *,
-    calls: int = 400,
+    calls: int = 300,
     keys: int = 3,
     rpm: int = 600,
     tpm: int = 120_000,
     latency: float = 0.03,
-    burst_s: float = 1.0,
+    window_s: float = 1.0,
 ) -> ScenarioResult:
-    """Run one scenario ("known", "unknown" or "announced") against a fresh fake server."""
+    """One trial of one scenario against a fresh server."""
     if scenario not in TARGETS:
-        raise ValueError(f"scenario must be one of {sorted(TARGETS)}")
+        raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    if scenario == "tokens":
+        tpm = min(tpm, rpm * 20)  # ~60 tokens a call: tokens bind at about 1/3 of rpm
     pool = [f"sk-bench-{i:02d}-{'x' * 24}" for i in range(1, keys + 1)]
-    with FakeOpenAI(
+    server = LimitServer(
         keys=pool,
         rpm=rpm,
         tpm=tpm,
-        burst_s=burst_s,
+        window_s=window_s,
         latency=latency,
-        limit_headers=scenario == "announced",
-    ) as server:
-        ok, failed, waits, wall = asyncio.run(
-            _drive(server, keys=pool, calls=calls, known=scenario == "known", rpm=rpm, tpm=tpm)
-        )
-        log = server.requests
-    accepted = [r for r in log if r.status == 200]
-    limited = [r for r in log if r.status == 429]
-    first = min(r.t for r in log) if log else 0.0
-    last = max(r.t for r in accepted) if accepted else first
-    window = max(1e-9, last - first)
-    per_key_burst = max(1.0, rpm / 60 * burst_s)
-    allowed = keys * (per_key_burst + rpm / 60 * window)
-    utilization = len(accepted) / allowed if allowed else 0.0
-    target = TARGETS[scenario]
-    passed = (
-        failed == 0 and utilization >= target and len(limited) <= MAX_429_SHARE[scenario] * calls
+        announce=scenario == "headers",
     )
+    with server:
+        started = time.perf_counter()
+        ok = asyncio.run(_drive(server, pool, calls, scenario))
+        wall = time.perf_counter() - started
+    log = server.arrivals
+    accepted = [a for a in log if a.status == 200]
+    limited = len(log) - len(accepted)
+    first = min((a.t for a in log), default=0.0)
+    span = max((a.t for a in accepted), default=first) - first
+    windows = keys * (span / window_s + 1)  # the most a sliding window lets through in `span`
+    utilization = max(
+        len(accepted) / (windows * server.window_requests),
+        sum(a.tokens for a in accepted) / (windows * server.window_tokens),
+    )
+    minutes = max(span, 1e-9) / 60
+    failed = calls - ok
     return ScenarioResult(
         scenario=scenario,
         calls=calls,
         succeeded=ok,
         failed=failed,
         http_requests=len(log),
-        http_429=len(limited),
-        window_s=round(window, 3),
-        accepted_rpm=round(len(accepted) / window * 60, 1),
-        allowed_rpm=round(allowed / window * 60, 1),
+        http_429=limited,
+        span_s=round(span, 3),
+        accepted_rpm=round(len(accepted) / minutes, 1),
+        accepted_tpm=round(sum(a.tokens for a in accepted) / minutes, 1),
         utilization=round(utilization, 4),
-        limiter_waits=waits,
         wall_s=round(wall, 2),
-        target=target,
-        passed=passed,
+        passed=failed == 0
+        and utilization >= TARGETS[scenario]
+        and limited <= MAX_429_SHARE * calls,
     )
 
 
-def run(
-    *,
-    calls: int = 400,
-    keys: int = 3,
-    rpm: int = 600,
-    tpm: int = 120_000,
-    latency: float = 0.03,
-) -> list[ScenarioResult]:
-    return [
-        run_scenario(name, calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency)
-        for name in ("known", "unknown", "announced")
-    ]
+def _worst(trials: list[ScenarioResult]) -> ScenarioResult:
+    return min(trials, key=lambda r: (r.passed, r.utilization, -r.http_429))
 
 
-def render(results: list[ScenarioResult], *, keys: int, rpm: int, tpm: int) -> Table:
-    table = Table(
-        title=f"bench ratelimit: {keys} keys x {rpm} rpm / {tpm:,} tpm per key, fake server"
-    )
-    columns = (
-        "our limits",
-        "ok/failed",
-        "HTTP",
-        "429",
-        "window s",
-        "rpm accepted",
-        "rpm allowed",
-        "rate used",
-        "target",
-        "result",
-    )
-    for column in columns:
-        table.add_column(
-            column, justify="left" if column == "our limits" else "right", no_wrap=True
+def run(*, trials: int = 3, **options: Any) -> list[dict[str, Any]]:
+    """Every scenario `trials` times; one row per scenario: its worst trial, plus the range."""
+    rows = []
+    for scenario in SCENARIOS:
+        results = [run_scenario(scenario, **options) for _ in range(trials)]
+        worst = asdict(_worst(results))
+        worst["trials"] = trials
+        worst["utilization_range"] = [
+            min(r.utilization for r in results),
+            max(r.utilization for r in results),
+        ]
+        worst["http_429_range"] = [
+            min(r.http_429 for r in results),
+            max(r.http_429 for r in results),
+        ]
+        rows.append(worst)
+    return rows
+
+
+def section(
+    rows: list[dict[str, Any]], *, keys: int, rpm: int, tpm: int, command: str
+) -> dict[str, Any]:
+    """The report section (see `benchmarks.report`)."""
+    tokens_row = next((r for r in rows if r["scenario"] == "tokens"), None)
+    per_call = tokens_row["accepted_tpm"] / max(tokens_row["accepted_rpm"], 1) if tokens_row else 0
+    table = []
+    for r in rows:
+        target = f">= {TARGETS[r['scenario']]:.0%}, 429s <= {MAX_429_SHARE:.0%}, 0 failed"
+        low, high = r["utilization_range"]
+        table.append(
+            [
+                LABELS[r["scenario"]],
+                f"{r['succeeded']}/{r['failed']}",
+                str(r["http_requests"]),
+                str(r["http_429"]),
+                f"{r['accepted_rpm']:,.0f}",
+                f"{r['accepted_tpm']:,.0f}",
+                f"{r['utilization']:.1%} ({low:.1%}–{high:.1%})",
+                target,
+                "met" if r["passed"] else "MISSED",
+            ]
         )
-    for r in results:
-        table.add_row(
-            {
-                "known": "= server's",
-                "unknown": "unknown (from 429s)",
-                "announced": "from headers",
-            }[r.scenario],
-            f"{r.succeeded}/{r.failed}",
-            str(r.http_requests),
-            str(r.http_429),
-            f"{r.window_s:.2f}",
-            f"{r.accepted_rpm:,.0f}",
-            f"{r.allowed_rpm:,.0f}",
-            f"{r.utilization:.1%}",
-            f">={r.target:.0%}, " + _max_429_text(MAX_429_SHARE[r.scenario]),
-            "[green]pass[/]" if r.passed else "[red]FAIL[/]",
-        )
-    return table
-
-
-def _max_429_text(share: float) -> str:
-    return "no 429" if share == 0 else f"429s <={share:.0%} of calls"
-
-
-def report(
-    *,
-    calls: int = 400,
-    keys: int = 3,
-    rpm: int = 600,
-    tpm: int = 120_000,
-    latency: float = 0.03,
-    as_json: bool = False,
-    console: Console | None = None,
-) -> int:
-    """Run both scenarios, print the table (or JSON); 0 when both met their targets."""
-    if calls < 200:
-        raise UsageError(f"--calls must be at least 200, got {calls}")
-    if keys < 1 or rpm < 1 or tpm < 1:
-        raise UsageError("--keys, --rpm and --tpm must be positive")
-    results = run(calls=calls, keys=keys, rpm=rpm, tpm=tpm, latency=latency)
-    if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=140)
-    if as_json:
-        console.print_json(json.dumps([asdict(r) for r in results]))
-    else:
-        console.print(render(results, keys=keys, rpm=rpm, tpm=tpm))
-    return 0 if all(r.passed for r in results) else 1
+    return {
+        "name": "ratelimit",
+        "title": f"Rate limits: {keys} keys x {rpm} rpm / {tpm:,} tpm per key, independent server",
+        "command": command,
+        "columns": [
+            "our limits",
+            "ok/failed",
+            "HTTP",
+            "429",
+            "rpm accepted",
+            "tpm accepted",
+            "rate used, worst (range)",
+            "target",
+            "result",
+        ],
+        "rows": table,
+        "notes": [
+            "Server: `phasefarm.benchmarks.limit_server`, stdlib HTTP, no code shared with the "
+            "client: tokens = characters / 3.5 (the client estimates ~4 characters per token), "
+            "limits enforced as a sliding-window log over 1 s (600 rpm = 10 requests in any "
+            "1-second window; no burst allowance).",
+            f"Worst of {rows[0]['trials'] if rows else 0} trials per row; all calls start at "
+            f"once; the 'tpm binds' row lowers tpm to 20 x rpm ({per_call:.0f} tokens a call by "
+            "the server's count, so tokens allow about a third of the requests).",
+        ],
+        "missed": [f"ratelimit {r['scenario']}" for r in rows if not r["passed"]],
+        "data": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python bench/ratelimit.py [--calls N --keys K --rpm R --tpm T --latency S --json]`."""
+    """`python bench/ratelimit.py [--calls N --keys K --rpm R --tpm T --trials 3 --json]`."""
+    from phasefarm.benchmarks.report import print_section
+
     parser = argparse.ArgumentParser(prog="bench/ratelimit.py", description=__doc__)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--keys", type=int, default=3)
     parser.add_argument("--rpm", type=int, default=600, help="per key")
     parser.add_argument("--tpm", type=int, default=120_000, help="per key")
     parser.add_argument("--latency", type=float, default=0.03, help="server seconds per answer")
+    parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--json", action="store_true", dest="as_json")
     args = parser.parse_args(argv)
     try:
-        return report(
-            calls=args.calls,
-            keys=args.keys,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            latency=args.latency,
-            as_json=args.as_json,
-        )
+        if args.calls < 100:
+            raise UsageError(f"--calls must be at least 100, got {args.calls}")
+        if min(args.keys, args.rpm, args.tpm, args.trials) < 1 or args.latency < 0:
+            raise UsageError("--keys, --rpm, --tpm and --trials must be positive")
     except UsageError as exc:
-        print(f"ratelimit: error: {exc}", file=sys.stderr)
+        print(f"phasefarm: error: {exc}", file=sys.stderr)
         return 2
+    rows = run(
+        trials=args.trials,
+        calls=args.calls,
+        keys=args.keys,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        latency=args.latency,
+    )
+    command = "phasefarm bench ratelimit " + " ".join(argv or [])
+    result = section(rows, keys=args.keys, rpm=args.rpm, tpm=args.tpm, command=command.strip())
+    if args.as_json:
+        print(json.dumps(result))
+    else:
+        print_section(result)
+    return 1 if result["missed"] else 0

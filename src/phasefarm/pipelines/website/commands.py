@@ -15,8 +15,9 @@ from typing import Any
 from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
 from phasefarm.llm import PROVIDERS
+from phasefarm.llm.latency import DEFAULT_MODEL
 from phasefarm.options import check_cap, check_non_negative
-from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings
+from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings, seed_latency
 
 __all__ = ["check_out", "print_plan", "website_meta"]
 
@@ -200,6 +201,9 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
     flow = build_flow(settings)
     plan = flow.plan()
     note = note_002_flow(settings.images, settings.image_pool).plan()
+    # per-call latency model (llm/latency.py, issue 14): the estimates beside the even split
+    per_call_s = seed_latency(settings, DEFAULT_MODEL)
+    per_call = flow.plan(estimates={n: per_call_s[n] for n in flow.phases if n in per_call_s})
     expects = {n: p.expect for n, p in flow.phases.items() if p.kind == "map"}
     if as_json:
         print(
@@ -215,6 +219,7 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
                     "durations": {k: round(v, 3) for k, v in plan.durations.items()},
                     "estimates": {k: round(v, 3) for k, v in plan.estimates.items()},
                     "note_002_estimates": {k: round(v, 3) for k, v in note.estimates.items()},
+                    "per_call_estimates": {k: round(v, 3) for k, v in per_call.estimates.items()},
                 }
             )
         )
@@ -262,3 +267,7 @@ def print_plan(settings: WebsiteSettings, *, time_scale: float, as_json: bool) -
         "and code per page.",
         highlight=False,
     )
+    figures = ", ".join(
+        f"{m} {per_call.estimate(m):.1f}" for m in ("sequential", "waves", "parallel")
+    )
+    console.print(f"per-call latency model ({DEFAULT_MODEL.describe()}): {figures} seed-s")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from phasefarm.errors import UsageError
+from phasefarm.llm.latency import LatencyModel
 from phasefarm.pipelines.website.schemas import MAX_IMAGES, MAX_PAGES
 
 __all__ = [
@@ -110,14 +111,19 @@ def site_origin(value: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def seed_latency(settings: WebsiteSettings) -> dict[str, float]:
+def seed_latency(settings: WebsiteSettings, model: LatencyModel | None = None) -> dict[str, float]:
     """Seed-seconds per call for every task of the website job (the offline provider's sleep
-    and the phases' plan estimates)."""
+    and the phases' plan estimates). `model`: split the fanned-out steps per call instead."""
     profile = dict(FIXED_STEPS_S)
     profile["image"] = IMAGE_S
     profile["section_copy"] = CONTENT_SECTIONS_S / settings.sections
     profile["page_seo"] = CONTENT_SEO_S / settings.pages
     code = CODE_GENERATION_S / settings.code_units
+    if model is not None:  # per-call latency model (llm/latency.py, issue 14); note 002 makes
+        # 2 calls for the sections' copy, 1 for SEO, 1 for code generation
+        profile["section_copy"] = model.split(CONTENT_SECTIONS_S, 2, settings.sections)
+        profile["page_seo"] = model.split(CONTENT_SEO_S, 1, settings.pages)
+        code = model.split(CODE_GENERATION_S, 1, settings.code_units)
     profile["stylesheet"] = code
     profile["site_chrome"] = code
     profile["page_code"] = code
