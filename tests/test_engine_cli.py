@@ -75,6 +75,10 @@ def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_cleanly_and_resume_finishes_without_rerunning(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'runs.sqlite3'}"
     process = subprocess.Popen(
@@ -84,6 +88,9 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes_without_rerunning(tmp_path: 
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a suite started in the background by a script ignores SIGINT, and so would the job
+        # (Python turns SIGINT into KeyboardInterrupt only if it is not ignored at start)
+        preexec_fn=default_sigint,
     )
     assert process.stderr is not None
     # outline and tone finish first, then sections run three at a time

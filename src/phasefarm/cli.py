@@ -249,6 +249,7 @@ def runs_command(
         None, "--store", help="Store URL (default .phasefarm/runs.sqlite3)."
     ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per run instead."),
+    check: bool = typer.Option(False, "--check", help="Check a SQLite store's file for damage."),
 ) -> None:
     """List the runs of a store, newest first: status, k/N phases done, elapsed, tokens, cost."""
     from dataclasses import asdict
@@ -261,6 +262,17 @@ def runs_command(
     path = store_path(store)
     if path is not None and not path.exists():
         typer.echo(f"no runs (no store at {path})")
+        return
+    if check:
+        from phasefarm.store.sqlite import check_file
+
+        if path is None:
+            raise fail("--check is for SQLite stores (Postgres: use its own tools)")
+        verdict = check_file(path)
+        if verdict != "ok":
+            typer.echo(f"phasefarm: error: store {path} is damaged: {verdict[:500]}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"store {path}: ok (PRAGMA integrity_check)")
         return
     run_store = open_store(store, create=False)
     try:

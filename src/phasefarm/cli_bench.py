@@ -186,3 +186,17 @@ def bench_crash(
     else:
         crash.print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+@bench_app.command("reliability")
+def bench_reliability(
+    trials: int = typer.Option(5, help="Fault trials (website job on a faulty server)."),
+    kill_trials: int = typer.Option(5, "--kill-trials", help="kill -9 trials (0: none)."),
+    seed: int = typer.Option(0, help="Seed of the faults and kill moments."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Faults injected by the server, kill -9 trials: phases lost and calls made again."""
+    from phasefarm.benchmarks import reliability
+
+    argv = ["--trials", str(trials), "--kill-trials", str(kill_trials), "--seed", str(seed)]
+    raise typer.Exit(reliability.main([*argv, *(["--json"] if as_json else [])]))

@@ -43,7 +43,7 @@ from phasefarm.store._sql import (
 from phasefarm.store.base import PhaseRow
 from phasefarm.store.memory import events_json, phase_values
 
-__all__ = ["Migration", "SQLiteStore", "migrations", "split_statements"]
+__all__ = ["Migration", "SQLiteStore", "check_file", "migrations", "split_statements"]
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -84,6 +84,7 @@ class SQLiteStore(SQLRunStore):
             raise StoreRefused(f"cannot open store {self.path}: {exc}") from None
         try:
             with self._errors():
+                self._refuse_damage()
                 mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreRefused(f"store {self.path}: cannot use WAL journal (got {mode})")
@@ -234,6 +235,20 @@ class SQLiteStore(SQLRunStore):
             (run_id, events_json(list(events))),
         )
 
+    def _refuse_damage(self) -> None:
+        """A damaged file is refused before anything is written to it: a run would otherwise
+        extend it (SQLite reads only the pages a query needs, so damage elsewhere goes unseen).
+        `quick_check` reads every page once (measured 2.3 ms per MB, warm cache, loaded machine;
+        a 122 MB file: 0.29 s) but skips the index-to-table cross-check of `integrity_check`
+        (`phasefarm runs --check`)."""
+        rows = self._conn.execute("PRAGMA quick_check(1)").fetchall()
+        verdict = " ".join(str(rows[0][0]).split()) if rows else "no verdict"
+        if verdict != "ok":
+            raise StoreRefused(
+                f"store {self.path} is damaged, not written to ({verdict[:200]}); "
+                f"check it with: phasefarm runs --check --store sqlite:///{self.path}"
+            )
+
     def integrity_check(self) -> str:
         """SQLite's `PRAGMA integrity_check` verdict: "ok" for a sound file."""
         with self._mutex, self._errors():
@@ -246,3 +261,18 @@ class SQLiteStore(SQLRunStore):
                 self._conn.close()
         finally:
             self._drop_claims()
+
+
+def check_file(path: str | Path) -> str:
+    """`PRAGMA integrity_check` of the SQLite file at `path`, opened read-only: "ok" for a
+    sound file, else SQLite's problems joined in one line."""
+    uri = f"{Path(path).expanduser().resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"cannot be read: {exc}"
+    return "; ".join(" ".join(str(r[0]).split()) for r in rows) or "no verdict"

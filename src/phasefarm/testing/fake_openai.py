@@ -9,8 +9,9 @@ It speaks `POST /v1/chat/completions` (JSON conforming to the schema when `respo
 `json_schema`; JSON mode finds the schema in the prompt when there is one) and
 `POST /v1/images/generations` (b64 PNG), with per-key rpm/tpm token buckets that answer 429
 with `retry-after-ms`, `retry-after` and `x-ratelimit-reset-*`, a 5xx rate, a malformed-JSON rate,
-scripted failures (`fail_next`, `malformed_next`) and configurable latency. Answers are
-deterministic: generated from the request's messages and the server's seed.
+scripted failures (`fail_next`, `malformed_next`), seeded faults decided per call and rules per
+step (`faults=Faults(...)`, `rule(...)`, `fault_counts`: see `fake_faults`) and configurable
+latency. Answers are deterministic: generated from the request's messages and the server's seed.
 
 The log never holds an API key: keys are recorded by position ("key#1"), unknown ones as "?".
 A 401 does echo the wrong key in its message, as some real servers do, so that clients can be
@@ -31,11 +32,11 @@ import random
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from starlette.applications import Starlette
@@ -43,6 +44,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from phasefarm.testing.fake_faults import (
+    DroppedConnection,
+    Faults,
+    Rule,
+    call_signature,
+    draw_fault,
+    log_config,
+)
 from phasefarm.testing.fake_parts import (
     Bucket,
     count_tokens,
@@ -55,7 +64,7 @@ from phasefarm.testing.fake_parts import (
 )
 from phasefarm.testing.schema_fuzz import fuzz
 
-__all__ = ["FakeOpenAI", "RecordedRequest", "main"]
+__all__ = ["FakeOpenAI", "Faults", "RecordedRequest", "main"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class RecordedRequest:
     last_message: str = ""  # the last message's text, first 2,000 characters
     max_tokens: int | None = None  # the answer cap the request carried
     request_bytes: int = 0  # size of the request body
+    call: str = ""  # the call's identity: a retry of the same request has the same one
 
 
 @dataclass
@@ -102,6 +112,9 @@ class _State:
     malformed: int = 0
     counter: int = 0
     answers: deque[str] = field(default_factory=deque)
+    rules: list[Rule] = field(default_factory=list)
+    seen: Counter[str] = field(default_factory=Counter)  # attempts per call signature
+    faults: Counter[str] = field(default_factory=Counter)  # injected faults by kind
 
 
 class FakeOpenAI:
@@ -127,6 +140,8 @@ class FakeOpenAI:
         report_usage: bool = True,
         answer_token_limit: int | None = None,
         reject_max_tokens: bool = False,
+        faults: Faults | None = None,
+        rewrite: Callable[[dict[str, Any], Any], Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -153,6 +168,11 @@ class FakeOpenAI:
         self.answer_token_limit = answer_token_limit
         # As OpenAI's reasoning models: `max_tokens` refused, `max_completion_tokens` wanted.
         self.reject_max_tokens = reject_max_tokens
+        self.faults = faults
+        # rewrite(schema, value): changes each generated structured answer before it is sent,
+        # e.g. hostile text inside schema-valid values (verbatim answers: `rule(content=)`)
+        self.rewrite = rewrite
+        self._stopping = threading.Event()  # ends stalled answers, so the server can stop
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"the fake server only listens on loopback, not {host!r}")
         self._host = host
@@ -197,7 +217,12 @@ class FakeOpenAI:
         sock.listen(1024)
         self._socket = sock
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, backlog=1024
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            backlog=1024,
+            log_config=log_config(),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -212,6 +237,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -263,6 +289,29 @@ class FakeOpenAI:
         with self._state.lock:
             for _ in range(count):
                 self._state.answers.append(content)
+
+    def rule(
+        self,
+        match: str,
+        *,
+        status: int | None = None,
+        content: str | None = None,
+        stall: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        """From now on, every request whose JSON schema name is `match` (or whose messages
+        contains it) answers `status`, or `content` verbatim, or never (`stall`)."""
+        if (status is not None) + (content is not None) + stall != 1:
+            raise ValueError("a rule gives exactly one of status, content or stall")
+        with self._state.lock:
+            self._state.rules.append(Rule(match, status, content, stall, retry_after))
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected so far, by kind: "transient", "reset", "rule_status",
+        "rule_content", "stall" (scripted `fail_next` answers count as "scripted")."""
+        with self._state.lock:
+            return dict(self._state.faults)
 
     def malformed_next(self, count: int = 1) -> None:
         """The next `count` chat answers carry truncated, unparsable JSON content."""
@@ -347,6 +396,7 @@ class FakeOpenAI:
         tokens: tuple[int, int],
         now: float,
         messages: int = 0,
+        call: str = "",
     ) -> tuple[str, JSONResponse | None]:
         """Auth, scripted failures, rate limits and the 5xx rate, in that order (holds the lock)."""
         key_id = self._key_id(request)
@@ -361,6 +411,7 @@ class FakeOpenAI:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             messages=messages,
+            call=call[:16],
         )
         if key_id is None:
             supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -368,6 +419,7 @@ class FakeOpenAI:
             return "?", _error(401, f"Incorrect API key provided: {supplied}.", "invalid_api_key")
         if self._state.script:
             scripted = self._state.script.popleft()
+            self._state.faults["scripted"] += 1
             headers = {}
             if scripted.retry_after is not None:
                 headers = self._retry_headers(scripted.retry_after, "rpm")
@@ -396,6 +448,67 @@ class FakeOpenAI:
             self._record(_replace(base, status=503, reason="error_rate", finished=now))
             return key_id, _error(503, "The server is overloaded.", "server_error")
         return key_id, None
+
+    def _rule_for(self, schema_name: str, text: str) -> Rule | None:
+        return next((r for r in self._state.rules if r.applies(schema_name, text)), None)
+
+    def _inject(
+        self, rule: Rule | None, signature: str, key_id: str, path: str, now: float
+    ) -> tuple[str, Response | None] | None:
+        """The fault this attempt gets, if any, counted and logged (holds the lock). A rule
+        giving content is not a fault here: the answer carries it."""
+        kind: str | None = None
+        response: Response | None = None
+        if rule is not None and rule.content is None:
+            kind = rule.kind
+            if rule.status is not None:
+                headers = (
+                    {} if rule.retry_after is None else self._retry_headers(rule.retry_after, "rpm")
+                )
+                response = _error(rule.status, f"rule {rule.match!r}: failing", "rule", headers)
+        elif self.faults is not None:
+            seen = self._state.seen[signature]
+            self._state.seen[signature] += 1
+            kind = draw_fault(self.faults, signature, seen)
+            if kind == "transient":
+                response = _error(503, "The server had an error (injected).", "server_error")
+            elif kind == "rate_limited":
+                headers = self._retry_headers(self.faults.retry_after, "rpm")
+                response = _error(
+                    429, "Rate limit reached (injected).", "rate_limit_exceeded", headers
+                )
+        if kind is None:
+            if rule is not None:
+                self._state.faults[rule.kind] += 1
+            return None
+        self._state.faults[kind] += 1
+        status = response.status_code if response is not None else 0
+        self._record(
+            RecordedRequest(
+                t=now,
+                path=path,
+                key_id=key_id,
+                status=status,
+                reason=kind,
+                finished=now,
+                retry_after=_fault_retry_after(kind, rule, self.faults),
+                call=signature[:16],
+            )
+        )
+        return kind, response
+
+    async def _deliver_fault(self, injected: tuple[str, Response | None]) -> Response:
+        kind, response = injected
+        if response is not None:
+            return response
+        if kind == "stall":
+            # bounded, and ended by stop(): uvicorn waits for open answers before it exits
+            for _ in range(6000):
+                if self._stopping.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            return _error(503, "stalled answer ended", "server_error")
+        return cast(Response, DroppedConnection())
 
     async def _chat(self, request: Request) -> Response:
         now = time.monotonic()
@@ -440,8 +553,13 @@ class FakeOpenAI:
                 param="response_format",
             )
         rng = request_random(self.seed, model, messages)
+        schema_name = str((response_format.get("json_schema") or {}).get("name", ""))
+        signature = call_signature("chat", model, json.dumps([messages, response_format]))
         with self._state.lock:
             scripted = self._state.answers.popleft() if self._state.answers else None
+            rule = self._rule_for(schema_name, json.dumps(messages, ensure_ascii=False))
+        if scripted is None and rule is not None and rule.content is not None:
+            scripted = rule.content
         finish = "stop"
         if scripted is not None:
             content = scripted
@@ -455,10 +573,18 @@ class FakeOpenAI:
         completion_tokens = count_tokens(content)
         with self._state.lock:
             key_id, refusal = self._gate(
-                request, "chat", model, fmt, (prompt_tokens, completion_tokens), now, len(messages)
+                request,
+                "chat",
+                model,
+                fmt,
+                (prompt_tokens, completion_tokens),
+                now,
+                len(messages),
+                signature,
             )
             if refusal is not None:
                 return refusal
+            injected = self._inject(rule, signature, key_id, "chat", now)
             malformed = False
             if fmt != "text" and self._state.malformed > 0:
                 self._state.malformed -= 1
@@ -467,6 +593,8 @@ class FakeOpenAI:
                 malformed = self._rng.random() < self.malformed_rate
             self._state.counter += 1
             number = self._state.counter
+        if injected is not None:
+            return await self._deliver_fault(injected)
         if malformed:
             content = content[: max(1, len(content) // 2)]
         if self.latency > 0:
@@ -489,6 +617,7 @@ class FakeOpenAI:
                     last_message=_last_text(messages),
                     max_tokens=max_tokens,
                     request_bytes=body_bytes,
+                    call=signature[:16],
                 )
             )
             headers = {"x-request-id": f"req_{number}", **self._limit_headers(key_id, finished)}
@@ -522,7 +651,10 @@ class FakeOpenAI:
     ) -> str:
         if fmt == "json_schema":
             schema = (response_format.get("json_schema") or {}).get("schema") or {}
-            return json.dumps(fuzz(schema, rng, edges=self.fuzz), ensure_ascii=False)
+            value = fuzz(schema, rng, edges=self.fuzz)
+            if self.rewrite is not None:
+                value = self.rewrite(schema, value)
+            return json.dumps(value, ensure_ascii=False)
         if fmt == "json_object":
             schema = _schema_in_messages(messages)
             if schema is None:
@@ -545,10 +677,17 @@ class FakeOpenAI:
         except (ValueError, KeyError, TypeError):
             return _error(400, "Invalid request body: 'prompt' is required.", "invalid_request")
         prompt_tokens = count_tokens(prompt)
+        signature = call_signature("images", model, prompt, size)
         with self._state.lock:
-            key_id, refusal = self._gate(request, "images", model, "image", (prompt_tokens, 0), now)
+            key_id, refusal = self._gate(
+                request, "images", model, "image", (prompt_tokens, 0), now, call=signature
+            )
             if refusal is not None:
                 return refusal
+            rule = self._rule_for("", prompt)
+            injected = self._inject(rule, signature, key_id, "images", now)
+        if injected is not None:
+            return await self._deliver_fault(injected)
         try:
             png = await asyncio.to_thread(fake_png, prompt, size)
         except ValueError as exc:
@@ -567,6 +706,7 @@ class FakeOpenAI:
                     response_format="image",
                     prompt_tokens=prompt_tokens,
                     finished=finished,
+                    call=signature[:16],
                 )
             )
         return JSONResponse(
@@ -589,6 +729,12 @@ class FakeOpenAI:
                 "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}],
             }
         )
+
+
+def _fault_retry_after(kind: str, rule: Rule | None, faults: Faults | None) -> float | None:
+    if kind == "rate_limited" and faults is not None:
+        return faults.retry_after
+    return rule.retry_after if rule is not None else None
 
 
 def _last_text(messages: list[dict[str, Any]]) -> str:
