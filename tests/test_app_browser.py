@@ -3,33 +3,16 @@ request, and the main view works (type, click, see the change); the other views 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app_support import build_app, failures
+from browser_support import ARGS, BROWSER_MARKS, CHROMIUM
 from phasefarm.pipelines.app.deploy import PreviewServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("PHASEFARM_REQUIRE_BROWSER"),
-        reason="needs Debian's chromium at /usr/bin/chromium",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")

@@ -9,34 +9,16 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from browser_support import ARGS, ARTIFACTS, BROWSER_MARKS, CHROMIUM
 from website_support import build_site, failures
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    # CI installs chromium (.ci/run) and sets PHASEFARM_REQUIRE_BROWSER: there it must not skip
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("PHASEFARM_REQUIRE_BROWSER"),
-        reason="needs Debian's chromium at /usr/bin/chromium",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
