@@ -181,3 +181,35 @@ def test_phase_bodies_execute_through_the_backend_given() -> None:
     assert result.outputs == {"first": 1, "second": 2}
     assert calls == ["first", "second", "second"]
     assert result.phases["second"].attempts == 2
+
+
+def test_progress_is_sent_per_hundredth_and_at_the_end() -> None:
+    """A run of 1,000 phases sends about 100 `progress` events, done never goes back, and the
+    last one counts every phase; a run of at most 100 phases sends one per ended phase."""
+    flow = Flow("progress-steps")
+
+    async def noop() -> None:
+        return None
+
+    for i in range(1000):
+        flow.phase(noop, name=f"p{i}")
+    result = flow.run_sync()
+    progress = [e.data for e in result.timeline if e.kind == "progress"]
+    done = [p["done"] for p in progress]
+    assert 90 <= len(progress) <= 110
+    assert done == sorted(done) and len(set(done)) == len(done)
+    assert progress[-1] == {"done": 1000, "total": 1000}
+    assert all(b - a <= 10 for a, b in zip([0, *done], done, strict=False))
+
+    small = Flow("progress-small")
+    for i in range(7):
+        small.phase(noop, name=f"q{i}")
+    assert [e.data["done"] for e in small.run_sync().timeline if e.kind == "progress"] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+    ]

@@ -45,6 +45,10 @@ MAX_UNCOMMITTED = 1000
 # The data of the most common event, read-only and so shared by every such event: a mapping
 # per event is a measurable part of the per-phase overhead (`phasefarm bench overhead`).
 SUCCEEDED_FIRST_TRY = MappingProxyType({"attempts": 1, "error": None, "restored": False})
+# A `progress` event is sent each time another hundredth of the phases has ended (so after
+# every phase in a run of at most 100) and when the last one ends: a summary for progress bars,
+# not one more event per phase in big runs (each phase has its own end event).
+PROGRESS_STEPS = 100
 
 
 class Run:
@@ -112,6 +116,7 @@ class Run:
         self.checkpoints: Checkpoints | None = None  # while executing with a store
         self.store_error: BaseException | None = None
         self.uncommitted = 0  # phase records handed to the store, not yet committed
+        self.next_progress = 1  # the count of ended phases the next `progress` event waits for
         self._pumping = False
         self._finished: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop
@@ -284,9 +289,10 @@ class Run:
                 else self.stop_reason_or(f"{key} cancelled")
             )
             self.settle(settled, settled_status, reason)
-        self.emit(
-            "progress", None, {"done": self.scheduler.done_count, "total": self.scheduler.total}
-        )
+        done, total = self.scheduler.done_count, self.scheduler.total
+        if done >= self.next_progress or done == total:
+            self.next_progress = done + max(1, total // PROGRESS_STEPS)
+            self.emit("progress", None, {"done": done, "total": total})
         if self.scheduler.has_ready and not self.cancelled:
             self.pump()
         self._check_finished()

@@ -20,7 +20,7 @@ gives a fresh run its own state from a graph compiled once (see `Flow.compiled`)
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -477,23 +477,23 @@ class Scheduler:
         return name in self._index
 
 
-def topological(batch: list[NodeSpec], known: Iterable[str]) -> list[NodeSpec]:
-    """Order a batch so every node comes after its in-batch dependencies; GraphError on a cycle."""
-    known_set = set(known)
-    by_name = {s.name: s for s in batch}
+def topological(batch: list[NodeSpec], known: Collection[str]) -> list[NodeSpec]:
+    """Order a batch so every node comes after its in-batch dependencies; GraphError on a cycle.
+    `known`: names already in the graph (a set or a dict's keys: not copied)."""
     # fast path: already in order (every dependency known or earlier in the batch)
-    seen = known_set.copy()
+    earlier: set[str] = set()
     in_order = True
     for spec in batch:
         for dep in spec.deps:
-            if dep not in seen:
+            if dep not in earlier and dep not in known:
                 in_order = False
                 break
         if not in_order:
             break
-        seen.add(spec.name)
+        earlier.add(spec.name)
     if in_order:
         return batch
+    by_name = {s.name: s for s in batch}
     order: list[NodeSpec] = []
     state: dict[str, int] = {}  # 1 visiting, 2 done
     for root in batch:
@@ -506,7 +506,7 @@ def topological(batch: list[NodeSpec], known: Iterable[str]) -> list[NodeSpec]:
             if i == 0:
                 state[name] = 1
                 path.append(name)
-            deps = [d for d in by_name[name].deps if d in by_name and d not in known_set]
+            deps = [d for d in by_name[name].deps if d in by_name and d not in known]
             if i < len(deps):
                 stack.append((name, i + 1))
                 dep = deps[i]
