@@ -234,6 +234,8 @@ class Scheduler:
         seq = lists[i]
         if type(seq) is list:
             seq.append(value)
+        elif not seq:  # the first entry (a chain's only one): a tuple, nothing for copy() to do
+            lists[i] = (value,)
         else:
             lists[i] = [*seq, value]
             self._has_lists = True
