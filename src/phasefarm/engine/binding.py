@@ -43,10 +43,7 @@ class Binding(NamedTuple):
     # data of its first `phase.started` event, read-only and made once: an event mapping
     # per phase is a measurable part of the engine's overhead (`phasefarm bench overhead`)
     first_started: Mapping[str, Any]
-
-    @property
-    def wants_ctx(self) -> bool:
-        return (CONTEXT_PARAM, CTX) in self.params
+    wants_ctx: bool  # has a `ctx` parameter (PhaseContext)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +88,8 @@ def bind(
             )
     if first_started is None:
         first_started = MappingProxyType({"attempt": 1, "pool": spec.pool})
-    return Binding(key, spec, kind, deps, args, tuple(params), first_started)
+    wants_ctx = (CONTEXT_PARAM, CTX) in params
+    return Binding(key, spec, kind, deps, args, tuple(params), first_started, wants_ctx)
 
 
 def kwargs(binding: Binding, sources: Sources, ctx: Any) -> dict[str, Any]:

@@ -154,6 +154,8 @@ class Scheduler:
                 if spec.name in index or spec.name in seen:
                     raise GraphError(f"duplicate phase name {spec.name!r}")
                 seen.add(spec.name)
+        in_order = True  # every dependency known or earlier in the batch: nothing to sort
+        earlier: set[str] = set()
         for spec in batch:
             if spec.pool not in self.pools:
                 known = ", ".join(sorted(self.pools))
@@ -161,9 +163,12 @@ class Scheduler:
                     f"phase {spec.name!r} uses unknown pool {spec.pool!r} (known: {known})"
                 )
             for dep in spec.deps:
-                if dep not in index and dep not in names:
-                    raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
-        ordered = topological(batch, index.keys())
+                if dep not in index and dep not in earlier:
+                    if dep not in names:
+                        raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
+                    in_order = False
+            earlier.add(spec.name)
+        ordered = batch if in_order else topological(batch, index.keys())
         first = len(self._names)
         self._insert(ordered)
         # priorities need the remaining path, so nodes become ready only after it is known
