@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phasefarm import GraphError
-from phasefarm.engine.scheduler import NodeSpec, Scheduler
+from phasefarm.engine.graph import NodeSpec
+from phasefarm.engine.scheduler import Scheduler
 
 
 def drain(s: Scheduler) -> list[str]:

@@ -2,12 +2,13 @@
 
 from phasefarm.engine.events import Event
 from phasefarm.engine.flow import Flow
+from phasefarm.engine.graph import NodeSpec
 from phasefarm.engine.handle import RunHandle
 from phasefarm.engine.phase_task import PhaseContext
 from phasefarm.engine.phases import PhaseDef
 from phasefarm.engine.plan import Plan
 from phasefarm.engine.result import PhaseRecord, RunResult
-from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
+from phasefarm.engine.scheduler import MODES, Scheduler
 
 __all__ = [
     "MODES",

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from phasefarm.engine.graph import NodeSpec
 from phasefarm.engine.phases import CONTEXT_PARAM, PhaseDef
-from phasefarm.engine.scheduler import NodeSpec, Scheduler
+from phasefarm.engine.scheduler import Scheduler
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from phasefarm.engine.binding import Binding, bind
 from phasefarm.engine.flow import unknown_name
+from phasefarm.engine.graph import NodeSpec
 from phasefarm.engine.phase_task import describe
 from phasefarm.engine.phases import check_options
 from phasefarm.engine.result import PhaseRecord
-from phasefarm.engine.scheduler import NodeSpec
 from phasefarm.errors import GraphError
 from phasefarm.store.base import AddedPhase
 

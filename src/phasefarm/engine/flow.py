@@ -19,6 +19,7 @@ from typing import (
     overload,
 )
 
+from phasefarm.engine.graph import NodeSpec, topological
 from phasefarm.engine.phases import (
     CONTEXT_PARAM,
     ITEM_PARAMS,
@@ -31,7 +32,6 @@ from phasefarm.engine.phases import (
     check_options,
     signature_params,
 )
-from phasefarm.engine.scheduler import NodeSpec, topological
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Required, TypedDict
 
-from phasefarm.engine.scheduler import NodeSpec
+from phasefarm.engine.graph import NodeSpec
 from phasefarm.errors import GraphError
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from phasefarm.engine.scheduler import MODES, NodeSpec, Scheduler
+from phasefarm.engine.graph import NodeSpec
+from phasefarm.engine.scheduler import MODES, Scheduler
 
 if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow

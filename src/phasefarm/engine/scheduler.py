@@ -14,19 +14,20 @@ the policy or pool, and never hold a slot.
 
 State is kept in flat per-node lists indexed by insertion order rather than in an object per
 node: a run of 10,000 phases builds and walks these lists in a few milliseconds, and `copy()`
-gives a fresh run its own state from a graph compiled once (see `Flow.compiled`).
+gives a fresh run its own state from a graph compiled once (see `Flow.compiled`). Node
+descriptions, topological order and critical-path lengths are in graph.py.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from phasefarm.engine.graph import NodeSpec, raise_remaining, topological
 from phasefarm.errors import GraphError
 
-__all__ = ["MODES", "NodeSpec", "Scheduler"]
+__all__ = ["MODES", "Scheduler"]
 
 Mode = Literal["parallel", "waves", "sequential"]
 MODES: tuple[str, ...] = ("parallel", "waves", "sequential")
@@ -38,22 +39,6 @@ _OPEN = frozenset({WAITING, READY})
 # why a waiting node can no longer run as planned (bits of Scheduler._blocked)
 _DEP_FAILED, _DEP_CANCELLED = 1, 2
 _BLOCKS = {FAILED: _DEP_FAILED, SKIPPED: _DEP_FAILED, CANCELLED: _DEP_CANCELLED}
-
-
-@dataclass(slots=True)
-class NodeSpec:
-    """What the scheduler needs to know about one phase. Read-only by convention (not frozen:
-    a frozen dataclass costs ~1 µs more to build, and a run builds one per phase)."""
-
-    name: str
-    deps: tuple[str, ...] = ()
-    pool: str = "default"
-    priority: int = 0
-    estimate: float = 1.0
-    wave: int | None = None  # waves mode: a hint that can only push the node to a later level
-    level: int | None = None  # fixed level (items of a map take their join's level)
-    virtual: bool = False  # does no work: released at once, holds no slot
-    tolerate_failed_deps: bool = False  # ready once deps end, whatever their status
 
 
 class Scheduler:
@@ -173,7 +158,7 @@ class Scheduler:
         self._insert(ordered)
         # priorities need the remaining path, so nodes become ready only after it is known
         # (a node already in a ready heap keeps the key it had: a harmless, stale tie-break)
-        self._raise_remaining(first)
+        raise_remaining(self._remaining, self._specs, self._deps, self._dependents, first)
         state, blocked = self._state, self._blocked
         settled: list[tuple[str, str]] = []
         for i in range(first, len(self._names)):
@@ -244,30 +229,6 @@ class Scheduler:
         else:
             lists[i] = [*seq, value]
             self._has_lists = True
-
-    def _raise_remaining(self, first: int) -> None:
-        """Longest remaining path (by estimate) for nodes from `first` on and their ancestors."""
-        remaining = self._remaining
-        specs = self._specs
-        deps_of = self._deps
-        stack: list[int] = []
-        for i in range(len(remaining) - 1, first - 1, -1):
-            longest = 0.0
-            for dependent in self._dependents[i]:
-                if remaining[dependent] > longest:
-                    longest = remaining[dependent]
-            remaining[i] = specs[i].estimate + longest
-            for dep in deps_of[i]:
-                if dep < first:
-                    stack.append(i)
-                    break
-        while stack:
-            i = stack.pop()
-            for dep in deps_of[i]:
-                candidate = specs[dep].estimate + remaining[i]
-                if candidate > remaining[dep]:
-                    remaining[dep] = candidate
-                    stack.append(dep)
 
     def defer(self, name: str, new_deps: Sequence[str]) -> None:
         """Send a running node back to waiting, now also on `new_deps` (a map's items)."""
@@ -482,48 +443,3 @@ class Scheduler:
 
     def __contains__(self, name: object) -> bool:
         return name in self._index
-
-
-def topological(batch: list[NodeSpec], known: Collection[str]) -> list[NodeSpec]:
-    """Order a batch so every node comes after its in-batch dependencies; GraphError on a cycle.
-    `known`: names already in the graph (a set or a dict's keys: not copied)."""
-    # fast path: already in order (every dependency known or earlier in the batch)
-    earlier: set[str] = set()
-    in_order = True
-    for spec in batch:
-        for dep in spec.deps:
-            if dep not in earlier and dep not in known:
-                in_order = False
-                break
-        if not in_order:
-            break
-        earlier.add(spec.name)
-    if in_order:
-        return batch
-    by_name = {s.name: s for s in batch}
-    order: list[NodeSpec] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    for root in batch:
-        if state.get(root.name):
-            continue
-        path: list[str] = []
-        stack: list[tuple[str, int]] = [(root.name, 0)]
-        while stack:
-            name, i = stack.pop()
-            if i == 0:
-                state[name] = 1
-                path.append(name)
-            deps = [d for d in by_name[name].deps if d in by_name and d not in known]
-            if i < len(deps):
-                stack.append((name, i + 1))
-                dep = deps[i]
-                if state.get(dep) == 1:
-                    cycle = [*path[path.index(dep) :], dep]
-                    raise GraphError(f"cycle in phase dependencies: {' -> '.join(cycle)}")
-                if not state.get(dep):
-                    stack.append((dep, 0))
-            else:
-                state[name] = 2
-                path.pop()
-                order.append(by_name[name])
-    return order
