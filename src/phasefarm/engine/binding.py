@@ -131,18 +131,6 @@ def compile_flow(
 ) -> tuple[Scheduler, dict[str, Binding]]:
     """A flow's static phases as a fresh run starts them: the scheduler in its initial state
     and every phase's binding."""
-    with collector_paused():
-        return _compile(flow, pools, mode, max_running, inputs, services)
-
-
-def _compile(
-    flow: Flow,
-    pools: Mapping[str, int | None],
-    mode: str,
-    max_running: int | None,
-    inputs: Mapping[str, Any],
-    services: Mapping[str, Any],
-) -> tuple[Scheduler, dict[str, Binding]]:
     scheduler = Scheduler(dict(pools), mode, max_running)
     nodes: list[NodeSpec] = []
     bindings: dict[str, Binding] = {}
@@ -150,15 +138,16 @@ def _compile(
     # one read-only `phase.started` data per pool, not per phase: fewer objects for the
     # collector to walk during a flow's first run (`phasefarm bench overhead`, first run)
     started: dict[str, Mapping[str, Any]] = {}
-    for spec in flow.phases.values():
-        node = spec.node(flow.phases)
-        if spec.pool not in started:
-            started[spec.pool] = MappingProxyType({"attempt": 1, "pool": spec.pool})
-        bindings[spec.name] = bind(
-            spec.name, spec, spec.kind, node.deps, no_args, inputs, services, started[spec.pool]
-        )
-        nodes.append(node)
-    scheduler.add(nodes)
+    with collector_paused():
+        for spec in flow.phases.values():
+            node = spec.node(flow.phases)
+            if spec.pool not in started:
+                started[spec.pool] = MappingProxyType({"attempt": 1, "pool": spec.pool})
+            bindings[spec.name] = bind(
+                spec.name, spec, spec.kind, node.deps, no_args, inputs, services, started[spec.pool]
+            )
+            nodes.append(node)
+        scheduler.add(nodes)
     return scheduler, bindings
 
 
