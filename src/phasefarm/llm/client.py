@@ -241,7 +241,9 @@ class LLM:
             self.images_offline = True
             self._note(f"images drawn offline: {exc}; text steps use the model")
             return await asyncio.to_thread(draw_png, prompt, size=size)
-        png = checked_png(result.png, f"task {task!r}")
+        # decoding runs off the event loop (Pillow releases the GIL): the website job's ten
+        # images blocked every running phase for 1-4 ms each when decoded on the loop
+        png = await asyncio.to_thread(checked_png, result.png, f"task {task!r}")
         if key is not None and self.cache is not None:
             self.cache.put_image(key, png)
         return png
