@@ -49,7 +49,7 @@ TARGET_PARALLEL_S = 45.0
 TARGET_BOUND_RATIO = 1.05
 TARGET_STORE_RATIO = 1.03  # the CLI run with the store against the CLI run without one
 KINDS = ("library", "cli_no_store", "cli", "per_call")
-REPEATS = 3  # parallel mode: runs per column, the median shown
+REPEATS = 5  # parallel mode: runs per column, the median shown
 
 
 def site_digest(out: Path) -> str:
