@@ -2,8 +2,10 @@
 
 Content comes from a `Responder` per task (pipelines supply these), else from the generic
 generator that builds a schema-valid object from the pydantic model's JSON schema. Every call
-sleeps `latency[task] * time_scale` seconds (the seed latency profile) and reports token usage
-estimated at about four characters per token, so budgets and limiters behave as with a model.
+takes `latency[task] * time_scale` seconds from the moment it is made (the seed latency profile;
+making the answer or drawing the picture happens within that time, as a server works while the
+client waits) and reports token usage estimated at about four characters per token, so budgets
+and limiters behave as with a model.
 """
 
 from __future__ import annotations
