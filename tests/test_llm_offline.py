@@ -178,6 +178,15 @@ def test_images_are_deterministic_pngs_in_the_prompt_palette() -> None:
     assert (0x2C, 0x3E, 0x50) in colours
 
 
+def test_the_drawing_thread_is_released_by_aclose_and_made_again_when_needed() -> None:
+    provider = OfflineProvider(time_scale=0)
+    first = run(provider.image("bread, #c0392b #f5e6ca", size="64x48"))
+    run(provider.aclose())
+    # a later run (another event loop) draws again, the same picture
+    assert run(provider.image("bread, #c0392b #f5e6ca", size="64x48")).png == first.png
+    run(provider.aclose())
+
+
 def test_bad_image_size_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="1024x768"):
         run(build_llm("offline", time_scale=0).image("x", size="large"))

@@ -248,3 +248,19 @@ def test_option_errors_of_the_framework_are_one_line_too(
     code, stdout, stderr = run_cli(argv, capsys)
     assert code == 2 and stdout == ""
     assert stderr.startswith("phasefarm: error: ") and stderr.count("\n") == 1, stderr
+
+
+def test_store_none_runs_without_a_store_and_builds_the_same_site(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phasefarm.benchmarks.website import site_digest
+
+    monkeypatch.chdir(tmp_path)
+    fast = ["--time-scale", "0", "--pages", "2", "--images", "2", "--json"]
+    code, stdout, _ = run_cli(["website", BRIEF, "--out", "bare", "--store", "none", *fast], capsys)
+    assert code == 0, stdout
+    assert json.loads(stdout.strip().splitlines()[-1])["status"] == "succeeded"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare"]  # no store file anywhere
+    code, _, _ = run_cli(website(tmp_path / "kept", tmp_path / "runs.sqlite3", *fast), capsys)
+    assert code == 0 and (tmp_path / "runs.sqlite3").is_file()
+    assert site_digest(tmp_path / "bare") == site_digest(tmp_path / "kept")

@@ -41,7 +41,9 @@ def demo(
     mode: str = typer.Option("parallel", help="parallel | waves | sequential"),
     time_scale: float = typer.Option(0.05, "--time-scale", help="Real seconds per seed-second."),
     sections: int = typer.Option(6, help="Sections written in parallel."),
-    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3; none: no store)."
+    ),
     run_id: str | None = typer.Option(None, "--run-id"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
 ) -> None:
@@ -103,7 +105,9 @@ def website(
     call_timeout: float = typer.Option(
         300.0, "--call-timeout", help="Seconds a model call may take, retries and waits included."
     ),
-    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3; none: no store)."
+    ),
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary last."),
@@ -167,7 +171,9 @@ def app_command(
     seed: int = typer.Option(0, "--seed", help="Offline provider seed."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop at this many tokens."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this cost (USD)."),
-    store: str | None = typer.Option(None, "--store", help="Checkpoint store URL."),
+    store: str | None = typer.Option(
+        None, "--store", help="Store URL (default .phasefarm/runs.sqlite3; none: no store)."
+    ),
     run_id: str | None = typer.Option(None, "--run-id"),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
     preview: bool = typer.Option(False, "--preview", help="Serve DIR/preview on 127.0.0.1."),

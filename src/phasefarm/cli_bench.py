@@ -102,7 +102,7 @@ def bench_website(
     images: int = typer.Option(10, "--images", help="Images (0..40)."),
     as_json: bool = typer.Option(False, "--json", help="The results as one JSON object."),
 ) -> None:
-    """The website job in each mode: no store, CLI with the SQLite store, per-call latency."""
+    """The website job in each mode: library, CLI without and with the store, per-call model."""
     from phasefarm.benchmarks import website as bench
     from phasefarm.pipelines.website.profile import WebsiteSettings
 

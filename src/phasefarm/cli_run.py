@@ -6,6 +6,7 @@ resumes) the flow with the terminal view attached, prints the summary and exits 
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -16,7 +17,11 @@ if TYPE_CHECKING:
     from phasefarm.engine.flow import Flow
     from phasefarm.engine.result import RunResult
 
-__all__ = ["fail", "run_job", "summary"]
+__all__ = ["NO_STORE", "fail", "run_job", "summary"]
+
+# `--store none`: run without a checkpoint store (nothing written, nothing to resume); a file
+# named "none" is still reachable as ./none
+NO_STORE = "none"
 
 
 def fail(message: str) -> typer.Exit:
@@ -78,7 +83,10 @@ def run_job(
 
     meta = {**meta, "job": job}
     backend = backend_for(meta, partial(job_services, job, meta), flow.pools)
-    store = open_store(store_url)
+    without_store = store_url is not None and store_url.strip().lower() == NO_STORE
+    if without_store and resume:
+        raise fail("resume needs the store the run was checkpointed in, not --store none")
+    store = None if without_store else open_store(store_url)
     from phasefarm.progress import LiveProgress
 
     reporter = LiveProgress(enabled=not as_json)
@@ -91,7 +99,7 @@ def run_job(
 
     def make_run() -> Run:
         if resume:
-            assert run_id is not None
+            assert run_id is not None and store is not None
             return resumed_run(
                 flow,
                 run_id,
@@ -113,11 +121,17 @@ def run_job(
             backend=backend,
         )
 
+    # Start-up objects (modules, flow, services) outlive the run: frozen, a full collection
+    # during the run does not walk them (the website job: an 18-27 ms pause gone). Unfrozen
+    # after it, so a process that runs several jobs (tests) can still collect them.
+    gc.freeze()
     try:
         with reporter:
             result = run_blocking(make_run, close_services)
     finally:
-        store.close()
+        gc.unfreeze()
+        if store is not None:
+            store.close()
         if backend is not None:
             backend.close()
     # seed-seconds only mean something where phases sleep a seed profile: a real model's
@@ -153,6 +167,8 @@ def run_job(
         hint = f"resume with: phasefarm resume {result.run_id}"
         if result.failed:
             hint += " --retry-failed (runs the failed phases again, once their cause is fixed)"
+        if store is None:
+            hint = "nothing to resume: the run had no store (--store none)"
         typer.echo(hint, err=True)
     if result.stop_reason == "interrupted":
         raise typer.Exit(130)

@@ -2,17 +2,21 @@
 
 Content comes from a `Responder` per task (pipelines supply these), else from the generic
 generator that builds a schema-valid object from the pydantic model's JSON schema. Every call
-sleeps `latency[task] * time_scale` seconds (the seed latency profile) and reports token usage
-estimated at about four characters per token, so budgets and limiters behave as with a model.
+takes `latency[task] * time_scale` seconds from the moment it is made (the seed latency profile;
+making the answer or drawing the picture happens within that time, as a server works while the
+client waits) and reports token usage estimated at about four characters per token, so budgets
+and limiters behave as with a model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +97,7 @@ class OfflineProvider:
         self._latency = dict(latency or {})
         self._responders = dict(responders or {})
         self._model = model
+        self._drawing: ThreadPoolExecutor | None = None  # started by the first image call
 
     def __repr__(self) -> str:
         return (
@@ -129,10 +134,18 @@ class OfflineProvider:
         default = DEFAULT_IMAGE_LATENCY if image else DEFAULT_LATENCY
         return float(self._latency.get(task, default))
 
-    async def _sleep(self, task: str, *, image: bool = False) -> None:
+    def _wake_time(self, task: str, *, image: bool = False) -> float:
+        """When a call of `task` made now answers, on the running loop's clock. Taken when the
+        call is made, so the answer's own work (the responder, the drawing) runs inside the
+        latency, as a real server works while we wait, instead of being added to it."""
         seconds = self.seconds_for(task, image=image) * self._time_scale
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+        return asyncio.get_running_loop().time() + seconds
+
+    @staticmethod
+    async def _sleep_until(wake: float) -> None:
+        delay = wake - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def answer(
         self, messages: Sequence[Message], *, schema: type[BaseModel] | None, task: str
@@ -180,8 +193,9 @@ class OfflineProvider:
         max_tokens: int | None = None,
     ) -> ChatResult:
         del max_tokens  # offline answers are small; the budget still reserves the cap
+        wake = self._wake_time(task)
         text = self.answer(messages, schema=schema, task=task)
-        await self._sleep(task)
+        await self._sleep_until(wake)
         usage = Usage(
             prompt_tokens=estimate_messages_tokens(messages),
             completion_tokens=estimate_tokens(text),
@@ -197,13 +211,18 @@ class OfflineProvider:
         key_id: str = OFFLINE_KEY_ID,
     ) -> ImageResult:
         parse_size(size)
-        # Drawing overlaps the simulated latency, as a real server renders while we wait.
-        png, _ = await asyncio.gather(
-            asyncio.to_thread(draw_png, prompt, size=size, seed=self._seed),
-            self._sleep(task, image=True),
-        )
+        wake = self._wake_time(task, image=True)
+        if self._drawing is None:
+            # One drawing thread: the GIL serializes drawing anyway, and each extra thread
+            # started while another draws stalled the event loop 4-11 ms (measured).
+            self._drawing = ThreadPoolExecutor(1, thread_name_prefix="offline-draw")
+        draw = functools.partial(draw_png, prompt, size=size, seed=self._seed)
+        png = await asyncio.get_running_loop().run_in_executor(self._drawing, draw)
+        await self._sleep_until(wake)
         usage = Usage(prompt_tokens=estimate_tokens(prompt), completion_tokens=0)
         return ImageResult(png=png, usage=usage, model=self._model, key_id=key_id)
 
     async def aclose(self) -> None:
-        return None
+        if self._drawing is not None:
+            self._drawing.shutdown(wait=False)  # idle: every image call has returned
+            self._drawing = None
