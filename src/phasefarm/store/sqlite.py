@@ -25,7 +25,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from phasefarm.store._sql import (
     split_statements,
 )
 from phasefarm.store.base import PhaseRow
-from phasefarm.store.memory import events_json, phase_values
+from phasefarm.store.memory import phase_values
 
 __all__ = ["Migration", "SQLiteStore", "check_file", "migrations", "split_statements"]
 
@@ -226,13 +226,6 @@ class SQLiteStore(SQLRunStore):
             f"INSERT INTO phases ({PHASE_COLUMNS}) SELECT ?, {columns} FROM json_each(?)"
             f" WHERE true {PHASE_UPSERT}",  # WHERE: an upsert after SELECT needs one
             (run_id, json.dumps([phase_values(p) for p in phases], ensure_ascii=False)),
-        )
-
-    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        conn.execute(
-            "INSERT INTO events (run, seq, kind, json) SELECT ?, json_extract(value, '$.seq'),"
-            " json_extract(value, '$.kind'), value FROM json_each(?)",
-            (run_id, events_json(list(events))),
         )
 
     def _refuse_damage(self) -> None:
