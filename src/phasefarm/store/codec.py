@@ -29,7 +29,15 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from phasefarm.errors import CheckpointValueError, StoreError
 
-__all__ = ["decode", "dumps_canonical", "encode", "from_jsonable", "input_hash", "to_jsonable"]
+__all__ = [
+    "TAG",
+    "decode",
+    "dumps_canonical",
+    "encode",
+    "from_jsonable",
+    "input_hash",
+    "to_jsonable",
+]
 
 TAG = "__pf__"
 
