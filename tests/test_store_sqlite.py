@@ -452,3 +452,21 @@ def test_a_store_of_schema_1_moves_its_events_to_groups_and_keeps_them(tmp_path:
     conn.close()
     assert any("sqlite_autoindex_event_batches_1 (run=?)" in str(row) for row in plan), plan
     assert not any("TEMP B-TREE" in str(row) for row in plan), plan
+
+
+def test_a_batch_of_more_phases_than_one_statement_binds_is_written_whole(tmp_path: Path):
+    """Phase rows go in multi-row INSERTs of as many rows as SQLite binds values for; a
+    batch past that takes several, and a key saved twice in one batch keeps the last record."""
+    from phasefarm.store.base import PhaseRow
+
+    def row(key: str, status: str = "succeeded") -> PhaseRow:
+        return PhaseRow(key, status, 1, 0.0, 1.0, '"out"', None, None, "{}")
+
+    with SQLiteStore(tmp_path / "runs.db") as store:
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 25)  # 2 rows a statement
+        store.create_run("r1", "f", {}, "parallel", {})
+        keys = [f"p{i}" for i in range(7)]
+        store.save_batch("r1", [*map(row, keys), row("p1", "failed")], [], [])
+        phases = store.load_run("r1").phases
+    assert list(phases) == keys  # in the order first saved
+    assert phases["p1"].status == "failed" and phases["p6"].status == "succeeded"
