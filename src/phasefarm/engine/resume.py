@@ -19,6 +19,8 @@ from phasefarm.store.codec import TAG, dumps_canonical, input_hash
 
 __all__ = ["InputHashes", "checkpoint_hash", "earlier_usage", "reusable"]
 
+_HASHED = (ARG, OUTPUT, INPUT)  # not services (clients, locks, folders) nor the phase context
+
 
 class InputHashes:
     """The input hashes of a run's phases, as its records are saved with.
@@ -28,7 +30,8 @@ class InputHashes:
     canonical JSON of each dependency's output and each run input is made once per run and
     shared by every phase that receives it, and a phase that receives nothing hashes a short
     string. Hashing the whole dict per phase cost ~8 µs of the event loop's time per no-op
-    phase (`phasefarm bench overhead`), more for every dependent of a large output."""
+    phase, this ~1.5 µs (`phasefarm bench overhead`); more for every dependent of a large
+    output."""
 
     __slots__ = ("_shared", "_sources")
 
@@ -42,19 +45,21 @@ class InputHashes:
         again) or it is a map's join (its items carry the hashes)."""
         if binding.kind == "map":
             return None
-        # services and the phase context are not hashed
-        params = sorted(p for p in binding.params if p[1] in (ARG, OUTPUT, INPUT))
-        try:
-            if any(param == TAG for param, _ in params):  # a dict the codec tags: the long way
-                values = hashed_values(binding, self._sources)
-                return input_hash({"key": binding.key, "values": values})
-            values_text = ",".join(
-                f"{dumps_canonical(param)}:{self._text(binding, param, source)}"
-                for param, source in params
-            )
-        except CheckpointValueError:
-            return None
-        text = f'{{"key":{dumps_canonical(binding.key)},"values":{{{values_text}}}}}'
+        params = [p for p in binding.params if p[1] in _HASHED]
+        values = ""
+        if params:
+            params.sort()
+            try:
+                if any(param == TAG for param, _ in params):  # a dict the codec tags
+                    hashed = hashed_values(binding, self._sources)
+                    return input_hash({"key": binding.key, "values": hashed})
+                values = ",".join(
+                    f"{dumps_canonical(param)}:{self._text(binding, param, source)}"
+                    for param, source in params
+                )
+            except CheckpointValueError:
+                return None
+        text = f'{{"key":{dumps_canonical(binding.key)},"values":{{{values}}}}}'
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def _text(self, binding: Binding, param: str, source: str) -> str:

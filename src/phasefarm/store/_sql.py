@@ -39,7 +39,6 @@ from phasefarm.store.base import (
 from phasefarm.store.eventlog import EventGroup, check_after, event_group, group_events
 from phasefarm.store.memory import (
     decode_added,
-    phase_values,
     summary_status,
     total_from_progress,
 )
@@ -321,7 +320,7 @@ class SQLRunStore(BatchWrites):
             conn,
             f"INSERT INTO phases ({PHASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             f" {PHASE_UPSERT}",
-            [(run_id, *phase_values(p)) for p in phases],
+            [(run_id, *p) for p in phases],
         )
 
     def _insert_events(self, conn: Any, run_id: str, group: EventGroup) -> None:

@@ -164,6 +164,8 @@ def encode(obj: Any) -> str:
 
 def dumps_canonical(obj: Any) -> str:
     """Canonical JSON text: sorted keys and set members, no whitespace, NaN tagged."""
+    if type(obj) is str:  # a phase's key, a parameter's name: two per phase record
+        return _CANONICAL_ENCODER.encode(obj)
     return _CANONICAL_ENCODER.encode(to_jsonable(obj, canonical=True))
 
 

@@ -44,11 +44,20 @@ def _plain(value: Any) -> Any:
 # check keeps a dict of every container's id and cost a fifth of encoding a group of events
 # (`phasefarm bench overhead`); a cycle still fails, as a RecursionError.
 _ENCODER = json.JSONEncoder(default=_plain, ensure_ascii=False, check_circular=False)
+# The same, turning read-only mappings into dicts with a C method instead of a Python call per
+# event (a third less time for a group of engine events); on anything else it raises TypeError
+# and the group is encoded again by _ENCODER.
+_MAPPINGS_ONLY = json.JSONEncoder(
+    default=MappingProxyType.copy, ensure_ascii=False, check_circular=False
+)
 
 
 def events_json(value: Any) -> str:
     """JSON text of events, or of an event's data (values JSON cannot hold become strings)."""
-    return _ENCODER.encode(value)
+    try:
+        return _MAPPINGS_ONLY.encode(value)
+    except TypeError:
+        return _ENCODER.encode(value)
 
 
 class EventGroup(NamedTuple):

@@ -96,21 +96,6 @@ def decode_added(text: str) -> AddedPhase:
     )
 
 
-def phase_values(p: PhaseRow) -> tuple[Any, ...]:
-    """A phase row's values in the order of the phases table's columns (after `run`)."""
-    return (
-        p.key,
-        p.status,
-        p.attempts,
-        p.started,
-        p.finished,
-        p.output,
-        p.error,
-        p.input_hash,
-        p.usage,
-    )
-
-
 def summary_status(status: str, lock: str | None) -> str:
     """A run recorded `running` whose executor is gone is shown as `interrupted`."""
     if status != "running":
@@ -246,7 +231,7 @@ class MemoryStore(BatchWrites):
             if group is not None:  # checked before anything changes: all or nothing
                 check_after(run_id, group.first_seq, run.events[-1].last_seq if run.events else -1)
             for p in phases:
-                run.phases[p.key] = _Phase(*phase_values(p)[1:])
+                run.phases[p.key] = _Phase(*p[1:])
             if phases:
                 run.updated = time.time()
             run.added.update(added_texts)
