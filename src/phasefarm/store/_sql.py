@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreRefused
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -287,10 +287,15 @@ class SQLRunStore(BatchWrites):
             for a in added
         ]
         with self._transaction() as conn:
-            self._require_run(conn, run_id)
+            # that the run exists and when it was last written, in one statement: the writer
+            # thread re-takes the GIL after each, at up to a switch interval's wait (sqlite.py)
+            touched = self._run(
+                conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id)
+            ).rowcount
+            if touched != 1:
+                raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
             if phases:
                 self._insert_phases(conn, run_id, phases)
-                self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
             for row in added_rows:  # one by one: each takes the next `ord`
                 self._run(
                     conn,
@@ -303,7 +308,6 @@ class SQLRunStore(BatchWrites):
                     row,
                 )
             if group is not None:
-                check_after(run_id, group.first_seq, self._last_seq(conn, run_id))
                 self._insert_events(conn, run_id, group)
 
     def _last_seq(self, conn: Any, run_id: str) -> int:
@@ -324,12 +328,17 @@ class SQLRunStore(BatchWrites):
         )
 
     def _insert_events(self, conn: Any, run_id: str, group: EventGroup) -> None:
-        self._run(
+        """Insert the group if it comes after the run's last stored event, else StoreError."""
+        inserted = self._run(
             conn,
             "INSERT INTO event_batches (run, first_seq, last_seq, progress, json)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (run_id, *group),
-        )
+            " SELECT ?, ?, ?, ?, ? WHERE ? > coalesce((SELECT last_seq FROM event_batches"
+            " WHERE run = ? ORDER BY first_seq DESC LIMIT 1), -1)",
+            (run_id, *group, group.first_seq, run_id),
+        ).rowcount
+        if inserted != 1:
+            check_after(run_id, group.first_seq, self._last_seq(conn, run_id))
+            raise StoreError(f"events of run {run_id} from seq {group.first_seq} were not stored")
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._reading() as conn:
