@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from phasefarm.errors import StoreError
-from phasefarm.store import SQLiteStore, StoredPhase
+from phasefarm.store import RunStore, SQLiteStore, StoredPhase
 from phasefarm.store.sqlite import Migration, migrations, split_statements
 
 
@@ -416,6 +416,18 @@ OLD_EVENTS = [
 ]
 
 
+def check_migrated_events(s: RunStore) -> None:
+    """`OLD_EVENTS` of run r1, written before migration 0003, read back after it."""
+    assert s.events("r1") == OLD_EVENTS
+    assert s.events("r1", after_seq=2) == OLD_EVENTS[3:]
+    assert s.load_run("r1").last_seq == 4
+    (summary,) = s.list_runs()
+    assert summary.total == 5  # from the latest progress event
+    s.append_events("r1", [{"seq": 5, "kind": "x"}])  # a resumed run numbers on
+    with pytest.raises(StoreError, match="not after 5"):
+        s.append_events("r1", [{"seq": 4, "kind": "x"}])
+
+
 def test_a_store_of_schema_1_moves_its_events_to_groups_and_keeps_them(tmp_path: Path):
     import json
 
@@ -431,14 +443,7 @@ def test_a_store_of_schema_1_moves_its_events_to_groups_and_keeps_them(tmp_path:
         )
     conn.close()
     with SQLiteStore(path) as s:
-        assert s.events("r1") == OLD_EVENTS
-        assert s.events("r1", after_seq=2) == OLD_EVENTS[3:]
-        assert s.load_run("r1").last_seq == 4
-        (summary,) = s.list_runs()
-        assert summary.total == 5  # from the latest progress event
-        s.append_events("r1", [{"seq": 5, "kind": "x"}])  # a resumed run numbers on
-        with pytest.raises(StoreError, match="not after 5"):
-            s.append_events("r1", [{"seq": 4, "kind": "x"}])
+        check_migrated_events(s)
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
