@@ -30,7 +30,7 @@ class InputHashes:
     canonical JSON of each dependency's output and each run input is made once per run and
     shared by every phase that receives it, and a phase that receives nothing hashes a short
     string. Hashing the whole dict per phase cost ~8 µs of the event loop's time per no-op
-    phase, this ~1.5 µs (`phasefarm bench overhead`); more for every dependent of a large
+    phase, this ~1 µs (`phasefarm bench overhead`, timeit); more for every dependent of a large
     output."""
 
     __slots__ = ("_shared", "_sources")
