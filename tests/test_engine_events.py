@@ -4,6 +4,7 @@ no timing is asserted here, `phasefarm bench overhead` measures that)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import sqlite3
 from pathlib import Path
 
@@ -91,20 +92,19 @@ def test_ten_thousand_wide_and_chained_phases_with_a_sqlite_store_are_all_record
             (records,) = conn.execute(
                 "SELECT count(*) FROM phases WHERE run = ? AND status = 'succeeded'", (shape,)
             ).fetchone()
-            kinds = dict(
-                conn.execute(
-                    "SELECT kind, count(*) FROM events WHERE run = ? GROUP BY kind", (shape,)
-                ).fetchall()
-            )
             (status,) = conn.execute("SELECT status FROM runs WHERE id = ?", (shape,)).fetchone()
-            seqs = [s for (s,) in conn.execute("SELECT seq FROM events ORDER BY seq")]
         finally:
             conn.close()
+        with SQLiteStore(path) as store:
+            events = store.events(shape)
+        kinds = collections.Counter(e["kind"] for e in events)
+        seqs = [e["seq"] for e in events]
         assert records == 10_000 and status == "succeeded"
         assert kinds["phase.started"] == kinds["phase.succeeded"] == 10_000
         assert kinds["run.started"] == kinds["run.finished"] == 1
         assert 1 <= kinds["progress"] <= 10_000  # the latest of each committed group
         assert seqs == sorted(set(seqs)) and seqs[-1] == len(result.timeline) - 1
+        assert events == [e.to_dict() for e in result.timeline]  # as the engine emitted them
 
 
 @pytest.mark.parametrize("error", [TransientError("503"), RateLimited("429", retry_after=0.0)])

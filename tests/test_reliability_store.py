@@ -24,7 +24,7 @@ from website_support import run_cli
 
 
 def damaged_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A store holding one finished demo run, with one leaf page of its events table broken
+    """A store holding one finished demo run, with one leaf page of its event_batches table broken
     (its first cell pointer aimed into the page header)."""
     path = tmp_path / "runs.sqlite3"
     store = ["--store", f"sqlite:///{path}", "--run-id", "r1"]
@@ -38,7 +38,7 @@ def damaged_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         size = conn.execute("PRAGMA page_size").fetchone()[0]
         leaves = conn.execute(
-            "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'"
+            "SELECT pageno FROM dbstat WHERE name = 'event_batches' AND pagetype = 'leaf'"
         ).fetchall()
     finally:
         conn.close()

@@ -227,6 +227,37 @@ def test_events_must_increase(store):
         store.append_events("r1", [{"seq": -5, "kind": "x"}])
 
 
+def test_engine_events_read_back_as_their_dicts(store):
+    """The engine hands its events over as tuples (read-only data, nested too); each reads back
+    as `Event.to_dict` gives it, with values JSON cannot hold as strings, groups after groups."""
+    import datetime
+    from types import MappingProxyType
+
+    from phasefarm.engine.events import Event, PhaseStarted, Progress
+
+    store.create_run("r1", "demo", {}, "parallel", {})
+    usage = MappingProxyType({"tokens": 10.0})
+    first = [
+        PhaseStarted(0, 0.1234567891, "phase.started", "r1", "a", MappingProxyType({"pool": None})),
+        Event(1, 0.2, "usage", "r1", "a", MappingProxyType({"usage": usage, "n": [1, 2]})),
+        Progress(2, 0.3, "progress", "r1", None, MappingProxyType({"done": 1, "total": 4})),
+    ]
+    odd = MappingProxyType({"day": datetime.date(2026, 12, 1), "tags": {"x"}})
+    second = [Event(3, 0.4, "custom", "r1", "a", odd)]
+    store.save_batch("r1", [], [], first)
+    store.save_batch("r1", [], [], second)
+    expected = [e.to_dict() for e in first]
+    expected[1]["data"] = {"usage": {"tokens": 10.0}, "n": [1, 2]}
+    assert store.events("r1") == [
+        *expected,
+        {**second[0].to_dict(), "data": {"day": "2026-12-01", "tags": "{'x'}"}},
+    ]
+    assert expected[0]["t"] == 0.123457
+    assert [e["seq"] for e in store.events("r1", after_seq=1)] == [2, 3]
+    assert store.load_run("r1").last_seq == 3
+    assert store.list_runs()[0].total == 4  # the latest progress, from an earlier group
+
+
 def test_events_of_runs_are_separate(store):
     store.create_run("r1", "demo", {}, "parallel", {})
     store.create_run("r2", "demo", {}, "parallel", {})

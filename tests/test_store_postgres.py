@@ -71,6 +71,26 @@ def test_upgrade_applies_only_new_migrations():
         assert s.load_run("r1").phases["a"].status == "succeeded"
 
 
+def test_a_store_of_schema_2_moves_its_events_to_groups_and_keeps_them():
+    import json
+
+    from test_store_sqlite import OLD_EVENTS, check_migrated_events
+
+    url = new_database()
+    with PostgresStore(url, _migrations=migrations("postgres")[:2]) as old:
+        old.create_run("r1", "demo", {}, "parallel", {})
+        old.release("r1")
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO events (run, seq, kind, json) VALUES ('r1', %s, %s, %s)",
+            [(e["seq"], e["kind"], json.dumps(e)) for e in OLD_EVENTS],
+        )
+    with PostgresStore(url) as s:
+        check_migrated_events(s)
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('events')").fetchone()[0] is None
+
+
 def test_newer_schema_refused_and_untouched():
     url = new_database()
     make_store(url)

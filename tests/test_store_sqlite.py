@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from phasefarm.errors import StoreError
-from phasefarm.store import SQLiteStore, StoredPhase
+from phasefarm.store import RunStore, SQLiteStore, StoredPhase
 from phasefarm.store.sqlite import Migration, migrations, split_statements
 
 
@@ -51,7 +51,7 @@ def test_fresh_store_schema_and_pragmas(tmp_path: Path):
         assert s.integrity_check() == "ok"
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"schema_migrations", "runs", "phases", "added_phases", "events"} <= tables
+    assert {"schema_migrations", "runs", "phases", "added_phases", "event_batches"} <= tables
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
     assert rows == [(m.version, m.name) for m in migrations()]
@@ -406,33 +406,72 @@ def test_synchronous_is_full_by_default_and_normal_on_request(tmp_path: Path):
         normal.close()
 
 
-def test_a_store_of_schema_1_drops_the_kind_index_and_keeps_its_events(tmp_path: Path):
+# events as phasefarm wrote them before migration 0003: one row each, `Event.to_dict` as JSON
+OLD_EVENTS = [
+    {"seq": 0, "t": 0.0, "kind": "run.started", "run_id": "r1", "phase": None, "data": {}},
+    {"seq": 1, "t": 0.1, "kind": "progress", "run_id": "r1", "phase": None, "data": {"total": 3}},
+    {"seq": 2, "t": 0.2, "kind": "phase.started", "run_id": "r1", "phase": "a", "data": {}},
+    {"seq": 3, "t": 0.3, "kind": "progress", "run_id": "r1", "phase": None, "data": {"total": 5}},
+    {"seq": 4, "t": 0.4, "kind": "phase.started", "run_id": "r1", "phase": "b", "data": {}},
+]
+
+
+def check_migrated_events(s: RunStore) -> None:
+    """`OLD_EVENTS` of run r1, written before migration 0003, read back after it."""
+    assert s.events("r1") == OLD_EVENTS
+    assert s.events("r1", after_seq=2) == OLD_EVENTS[3:]
+    assert s.load_run("r1").last_seq == 4
+    (summary,) = s.list_runs()
+    assert summary.total == 5  # from the latest progress event
+    s.append_events("r1", [{"seq": 5, "kind": "x"}])  # a resumed run numbers on
+    with pytest.raises(StoreError, match="not after 5"):
+        s.append_events("r1", [{"seq": 4, "kind": "x"}])
+
+
+def test_a_store_of_schema_1_moves_its_events_to_groups_and_keeps_them(tmp_path: Path):
+    import json
+
     path = tmp_path / "runs.db"
     with SQLiteStore(path, _migrations=migrations()[:1]) as old:
         old.create_run("r1", "demo", {}, "parallel", {})
-        old.append_events(
-            "r1",
-            [
-                {"seq": 1, "kind": "progress", "data": {"done": 1, "total": 3}},
-                {"seq": 2, "kind": "phase.started", "key": "a", "data": {}},
-                {"seq": 3, "kind": "progress", "data": {"done": 2, "total": 5}},
-                {"seq": 4, "kind": "phase.started", "key": "b", "data": {}},
-            ],
-        )
         old.release("r1")
-    with SQLiteStore(path) as s:
-        assert [e["seq"] for e in s.events("r1")] == [1, 2, 3, 4]
-        (summary,) = s.list_runs()
-    assert summary.total == 5  # from the latest progress event
     conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO events (run, seq, kind, json) VALUES ('r1', ?, ?, ?)",
+            [(e["seq"], e["kind"], json.dumps(e)) for e in OLD_EVENTS],
+        )
+    conn.close()
+    with SQLiteStore(path) as s:
+        check_migrated_events(s)
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "events_by_kind" not in indexes
-    # the one query that reads events by kind walks a run's events back on the primary key
+    assert "events" not in tables and "events_by_kind" not in indexes
+    # the one query that reads the latest progress walks a run's groups back on the primary key
     plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT e.json FROM events e WHERE e.run = ? AND e.kind = 'progress'"
-        " ORDER BY e.seq DESC LIMIT 1",
+        "EXPLAIN QUERY PLAN SELECT b.progress FROM event_batches b WHERE b.run = ?"
+        " AND b.progress IS NOT NULL ORDER BY b.first_seq DESC LIMIT 1",
         ("r1",),
     ).fetchall()
     conn.close()
-    assert any("sqlite_autoindex_events_1 (run=?)" in str(row) for row in plan), plan
+    assert any("sqlite_autoindex_event_batches_1 (run=?)" in str(row) for row in plan), plan
     assert not any("TEMP B-TREE" in str(row) for row in plan), plan
+
+
+def test_a_batch_of_more_phases_than_one_statement_binds_is_written_whole(tmp_path: Path):
+    """Phase rows go in multi-row INSERTs of as many rows as SQLite binds values for; a
+    batch past that takes several, and a key saved twice in one batch keeps the last record."""
+    from phasefarm.store.base import PhaseRow
+
+    def row(key: str, status: str = "succeeded") -> PhaseRow:
+        return PhaseRow(key, status, 1, 0.0, 1.0, '"out"', None, None, "{}")
+
+    with SQLiteStore(tmp_path / "runs.db") as store:
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 25)  # 2 rows a statement
+        store.create_run("r1", "f", {}, "parallel", {})
+        keys = [f"p{i}" for i in range(7)]
+        store.save_batch("r1", [*map(row, keys), row("p1", "failed")], [], [])
+        phases = store.load_run("r1").phases
+    assert list(phases) == keys  # in the order first saved
+    assert phases["p1"].status == "failed" and phases["p6"].status == "succeeded"

@@ -8,11 +8,12 @@ process's last events were lost).
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from phasefarm.store.eventlog import group_events
 
 __all__ = [
     "StoreSnapshot",
@@ -73,7 +74,9 @@ def snapshot_store(store: Path, run_id: str) -> StoreSnapshot | None:
             return None
         if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             return None
-        row = conn.execute("SELECT max(seq) FROM events WHERE run = ?", (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT max(last_seq) FROM event_batches WHERE run = ?", (run_id,)
+        ).fetchone()
         rows = conn.execute(
             "SELECT key, started, finished, attempts, input_hash FROM phases"
             " WHERE run = ? AND status = 'succeeded' AND input_hash IS NOT NULL",
@@ -95,10 +98,11 @@ def count_reruns(
     conn = sqlite3.connect(store, timeout=30)
     try:
         events = [
-            json.loads(text)
+            event
             for (text,) in conn.execute(
-                "SELECT json FROM events WHERE run = ? ORDER BY seq", (run_id,)
+                "SELECT json FROM event_batches WHERE run = ? ORDER BY first_seq", (run_id,)
             )
+            for event in group_events(text)
         ]
         final = {
             key: tuple(rest)
@@ -127,7 +131,7 @@ def count_reruns(
         seen: set[str] = set()
         again: set[str] = set()
         for event in window:
-            key = event.get("phase")
+            key: Any = event.get("phase")  # None for run-level events
             if key not in snap.succeeded:
                 if event["kind"] == "phase.started" and key in before:
                     again.add(key)

@@ -18,8 +18,10 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from phasefarm.engine.binding import Binding, Sources
 from phasefarm.engine.events import Timeline
 from phasefarm.engine.result import PhaseRecord
+from phasefarm.engine.resume import InputHashes
 from phasefarm.store.base import AddedPhase, PhaseRow, RunStore, usage_json
 from phasefarm.store.codec import encode
 from phasefarm.store.writer import Batch, CheckpointWriter
@@ -40,8 +42,10 @@ class Checkpoints:
         loop: asyncio.AbstractEventLoop,
         on_durable: Callable[[int, int], None],
         on_failed: Callable[[BaseException], None],
+        sources: Sources,
     ) -> None:
         self.store = store
+        self._hashes = InputHashes(sources)
         self.run_id = run_id
         self._timeline = timeline
         self._loop = loop
@@ -60,9 +64,10 @@ class Checkpoints:
 
     # -- what the run hands over ------------------------------------------------------------
 
-    def phase(self, record: PhaseRecord, output: Any, input_hash: str | None) -> None:
-        """Queue a phase record; CheckpointValueError if its output cannot be written (raised
-        here, on the run's thread, so that phase fails and nothing else)."""
+    def phase(self, record: PhaseRecord, output: Any, hashed: Binding | None) -> None:
+        """Queue a phase record, with the input hash of `hashed` (the phase's binding, None
+        for a record without one); CheckpointValueError if its output cannot be written
+        (raised here, on the run's thread, so that phase fails and nothing else)."""
         row = PhaseRow(
             record.key,
             record.status,
@@ -71,7 +76,7 @@ class Checkpoints:
             record.finished,
             None if output is None else encode(output),
             record.error,
-            input_hash,
+            None if hashed is None else self._hashes.of(hashed),
             usage_json(record.usage),
         )
         self._batch.phases.append(row)

@@ -185,6 +185,7 @@ class Run:
             self.loop,
             on_durable=self._durable,
             on_failed=self._store_failed,
+            sources=self.sources,
         )
 
     def pump(self) -> None:
@@ -310,9 +311,7 @@ class Run:
         if self.checkpoints is None:
             return
         hashed = record.status in ("succeeded", "failed")
-        binding = self.bindings[record.key]
-        input_hash = resume.checkpoint_hash(binding, self.sources) if hashed else None
-        self.checkpoints.phase(record, output, input_hash)
+        self.checkpoints.phase(record, output, self.bindings[record.key] if hashed else None)
         self.uncommitted += 1
 
     def _durable(self, events: int, records: int) -> None:

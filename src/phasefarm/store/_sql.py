@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from phasefarm.errors import StoreRefused
+from phasefarm.errors import StoreError, StoreRefused
 from phasefarm.store import codec
 from phasefarm.store._lock import (
     Holder,
@@ -34,13 +34,11 @@ from phasefarm.store.base import (
     RunSummary,
     StoredPhase,
     StoredRun,
+    StoreEvent,
 )
+from phasefarm.store.eventlog import EventGroup, check_after, event_group, group_events
 from phasefarm.store.memory import (
-    check_increasing,
     decode_added,
-    event_json,
-    event_seq,
-    phase_values,
     summary_status,
     total_from_progress,
 )
@@ -186,9 +184,7 @@ class SQLRunStore(BatchWrites):
                 f" FROM phases WHERE run = ? ORDER BY {self.phase_order}",
                 (run_id,),
             ).fetchall()
-            last_seq = self._run(
-                conn, "SELECT coalesce(max(seq), -1) FROM events WHERE run = ?", (run_id,)
-            ).fetchone()[0]
+            last_seq = self._last_seq(conn, run_id)
             added_rows = self._run(
                 conn,
                 "SELECT key, template, needs, args, options, added_by FROM added_phases"
@@ -274,9 +270,9 @@ class SQLRunStore(BatchWrites):
         run_id: str,
         phases: Sequence[PhaseRow],
         added: Sequence[AddedPhase],
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[StoreEvent],
     ) -> None:
-        seqs = [event_seq(run_id, e) for e in events]
+        group = event_group(run_id, events) if events else None
         added_rows = [
             (
                 run_id,
@@ -291,10 +287,15 @@ class SQLRunStore(BatchWrites):
             for a in added
         ]
         with self._transaction() as conn:
-            self._require_run(conn, run_id)
+            # that the run exists and when it was last written, in one statement: the writer
+            # thread re-takes the GIL after each, at up to a switch interval's wait (sqlite.py)
+            touched = self._run(
+                conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id)
+            ).rowcount
+            if touched != 1:
+                raise StoreRefused(f"unknown run id {run_id!r} in {self.where}")
             if phases:
                 self._insert_phases(conn, run_id, phases)
-                self._run(conn, "UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
             for row in added_rows:  # one by one: each takes the next `ord`
                 self._run(
                     conn,
@@ -306,37 +307,51 @@ class SQLRunStore(BatchWrites):
                     " added_by = excluded.added_by",
                     row,
                 )
-            if seqs:
-                row = self._run(
-                    conn, "SELECT max(seq) FROM events WHERE run = ?", (run_id,)
-                ).fetchone()
-                check_increasing(run_id, seqs, -1 if row[0] is None else int(row[0]))
-                self._insert_events(conn, run_id, events)
+            if group is not None:
+                self._insert_events(conn, run_id, group)
+
+    def _last_seq(self, conn: Any, run_id: str) -> int:
+        """The run's last stored event seq, -1 if none (its last group, on the primary key)."""
+        row = self._run(
+            conn,
+            "SELECT last_seq FROM event_batches WHERE run = ? ORDER BY first_seq DESC LIMIT 1",
+            (run_id,),
+        ).fetchone()
+        return -1 if row is None else int(row[0])
 
     def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:
         self._run_many(
             conn,
             f"INSERT INTO phases ({PHASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             f" {PHASE_UPSERT}",
-            [(run_id, *phase_values(p)) for p in phases],
+            [(run_id, *p) for p in phases],
         )
 
-    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        self._run_many(
+    def _insert_events(self, conn: Any, run_id: str, group: EventGroup) -> None:
+        """Insert the group if it comes after the run's last stored event, else StoreError."""
+        inserted = self._run(
             conn,
-            "INSERT INTO events (run, seq, kind, json) VALUES (?, ?, ?, ?)",
-            [(run_id, *event_json(run_id, e)) for e in events],
-        )
+            "INSERT INTO event_batches (run, first_seq, last_seq, progress, json)"
+            " SELECT ?, ?, ?, ?, ? WHERE ? > coalesce((SELECT last_seq FROM event_batches"
+            " WHERE run = ? ORDER BY first_seq DESC LIMIT 1), -1)",
+            (run_id, *group, group.first_seq, run_id),
+        ).rowcount
+        if inserted != 1:
+            check_after(run_id, group.first_seq, self._last_seq(conn, run_id))
+            raise StoreError(f"events of run {run_id} from seq {group.first_seq} were not stored")
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._reading() as conn:
             self._require_run(conn, run_id)
+            # from the group holding seq after_seq + 1 on (groups follow each other in seq)
             rows = self._run(
                 conn,
-                "SELECT json FROM events WHERE run = ? AND seq > ? ORDER BY seq",
-                (run_id, after_seq),
+                "SELECT json FROM event_batches WHERE run = ? AND first_seq >= coalesce("
+                "(SELECT max(first_seq) FROM event_batches WHERE run = ? AND first_seq <= ?), -1)"
+                " ORDER BY first_seq",
+                (run_id, run_id, after_seq + 1),
             ).fetchall()
-        return [json.loads(text) for (text,) in rows]
+        return [event for (text,) in rows for event in group_events(text, after_seq)]
 
     def finish_run(
         self,
@@ -364,8 +379,8 @@ class SQLRunStore(BatchWrites):
                 " r.stop_reason,"
                 " (SELECT count(*) FROM phases p WHERE p.run = r.id AND p.status = 'succeeded'),"
                 " (SELECT count(*) FROM phases p WHERE p.run = r.id),"
-                " (SELECT e.json FROM events e WHERE e.run = r.id AND e.kind = 'progress'"
-                "  ORDER BY e.seq DESC LIMIT 1),"
+                " (SELECT b.progress FROM event_batches b WHERE b.run = r.id"
+                "  AND b.progress IS NOT NULL ORDER BY b.first_seq DESC LIMIT 1),"
                 f" (SELECT coalesce(sum({self.usage_field('tokens')}), 0) FROM phases p"
                 "  WHERE p.run = r.id),"
                 f" (SELECT coalesce(sum({self.usage_field('cost')}), 0) FROM phases p"

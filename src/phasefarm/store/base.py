@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from phasefarm.scope import add_usage
 
 __all__ = [
     "AddedPhase",
     "BatchWrites",
+    "EventRow",
     "PhaseRow",
     "RunStore",
     "RunSummary",
+    "StoreEvent",
     "StoredPhase",
     "StoredRun",
     "usage_so_far",
@@ -44,11 +46,13 @@ class StoredPhase:
     usage: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseRow:
-    """A phase record as written: output and usage already JSON text. The engine encodes the
-    output when the phase ends, on its own thread, so an output the codec cannot write fails
-    that phase (CheckpointValueError) instead of the writer later."""
+class PhaseRow(NamedTuple):
+    """A phase record as written: output and usage already JSON text, fields in the order of
+    the phases table's columns (after `run`). The engine encodes the output when the phase
+    ends, on its own thread, so an output the codec cannot write fails that phase
+    (CheckpointValueError) instead of the writer later. A named tuple: the run makes one per
+    phase on the event loop, at a third of a frozen dataclass's cost, and the store binds its
+    fields as they are."""
 
     key: str
     status: str
@@ -75,6 +79,13 @@ class PhaseRow:
             phase.input_hash,
             usage_json(phase.usage),
         )
+
+
+# An event as the engine keeps it: `phasefarm.engine.events.Event` is this tuple,
+# (seq, t, kind, run_id, phase, data). The writer hands the engine's events over as they are.
+EventRow = tuple[int, float, str, str, str | None, Mapping[str, Any]]
+# what `save_batch` takes: an engine event, or an event as a dict (`append_events`)
+StoreEvent = EventRow | Mapping[str, Any]
 
 
 def usage_json(usage: Mapping[str, float]) -> str:
@@ -141,7 +152,7 @@ class BatchWrites:
         run_id: str,
         phases: Sequence[PhaseRow],
         added: Sequence[AddedPhase],
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[StoreEvent],
     ) -> None:
         raise NotImplementedError
 
@@ -195,10 +206,11 @@ class RunStore(Protocol):
         run_id: str,
         phases: Sequence[PhaseRow],
         added: Sequence[AddedPhase],
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[StoreEvent],
     ) -> None:
-        """Phase records (insert or replace, in order), added phases and events (as for
-        `append_events`) in one transaction: all of them durable on return, or none."""
+        """Phase records (insert or replace, in order), added phases and events (the engine's
+        event tuples, or dicts as for `append_events`) in one transaction: all of them durable
+        on return, or none. `events` reads each back as a dict (`Event.to_dict` for a tuple)."""
 
     def save_added(self, run_id: str, added: AddedPhase) -> None:
         """Remember a dynamically added phase; durable on return."""

@@ -29,7 +29,15 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from phasefarm.errors import CheckpointValueError, StoreError
 
-__all__ = ["decode", "dumps_canonical", "encode", "from_jsonable", "input_hash", "to_jsonable"]
+__all__ = [
+    "TAG",
+    "decode",
+    "dumps_canonical",
+    "encode",
+    "from_jsonable",
+    "input_hash",
+    "to_jsonable",
+]
 
 TAG = "__pf__"
 
@@ -156,6 +164,8 @@ def encode(obj: Any) -> str:
 
 def dumps_canonical(obj: Any) -> str:
     """Canonical JSON text: sorted keys and set members, no whitespace, NaN tagged."""
+    if type(obj) is str:  # a phase's key, a parameter's name: two per phase record
+        return _CANONICAL_ENCODER.encode(obj)
     return _CANONICAL_ENCODER.encode(to_jsonable(obj, canonical=True))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,9 @@ from phasefarm.store.base import (
     RunSummary,
     StoredPhase,
     StoredRun,
+    StoreEvent,
 )
+from phasefarm.store.eventlog import EventGroup, check_after, event_group, group_events
 
 __all__ = ["MemoryStore"]
 
@@ -66,7 +68,7 @@ class _Run:
     lock: str | None = None
     phases: dict[str, _Phase] = field(default_factory=dict)
     added: dict[str, str] = field(default_factory=dict)  # key -> JSON of the AddedPhase
-    events: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, kind, json)
+    events: list[EventGroup] = field(default_factory=list)  # as in the event_batches table
 
 
 def encode_added(added: AddedPhase) -> str:
@@ -94,53 +96,6 @@ def decode_added(text: str) -> AddedPhase:
     )
 
 
-# made once: json.dumps with options builds an encoder per call, a third of the cost of
-# checkpointing an event (`phasefarm bench overhead`, store rows); an encoder holds no state
-_EVENT_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
-
-
-def event_seq(run_id: str, event: Mapping[str, Any]) -> int:
-    """An event's seq; StoreError if it has no integer seq >= 0."""
-    seq = event.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise StoreError(f"event of run {run_id} has no integer seq >= 0: {event!r:.120}")
-    return seq
-
-
-def check_increasing(run_id: str, seqs: Sequence[int], last: int) -> None:
-    """StoreError unless `seqs` increase, all after `last` (the run's last stored seq)."""
-    for seq in seqs:
-        if seq <= last:
-            raise StoreError(f"event seq {seq} of run {run_id} is not after {last}")
-        last = seq
-
-
-def phase_values(p: PhaseRow) -> tuple[Any, ...]:
-    """A phase row's values in the order of the phases table's columns (after `run`)."""
-    return (
-        p.key,
-        p.status,
-        p.attempts,
-        p.started,
-        p.finished,
-        p.output,
-        p.error,
-        p.input_hash,
-        p.usage,
-    )
-
-
-def event_json(run_id: str, event: Mapping[str, Any]) -> tuple[int, str, str]:
-    """(seq, kind, JSON text) of one event; StoreError if it has no integer seq >= 0."""
-    seq = event_seq(run_id, event)
-    return seq, str(event.get("kind", "")), events_json(event)
-
-
-def events_json(value: Any) -> str:
-    """JSON text of an event or a list of events (values JSON cannot hold become strings)."""
-    return _EVENT_ENCODER.encode(value)
-
-
 def summary_status(status: str, lock: str | None) -> str:
     """A run recorded `running` whose executor is gone is shown as `interrupted`."""
     if status != "running":
@@ -151,12 +106,13 @@ def summary_status(status: str, lock: str | None) -> str:
     return status
 
 
-def total_from_progress(progress_json: str | None, recorded: int) -> int:
-    """N of k/N: the last `progress` event's total (the graph may not be fully recorded yet)."""
+def total_from_progress(progress_data: str | None, recorded: int) -> int:
+    """N of k/N: the last `progress` event's total (the graph may not be fully recorded yet);
+    `progress_data` is the JSON of that event's data (`EventGroup.progress`)."""
     total = recorded
-    if progress_json:
+    if progress_data:
         try:
-            data = json.loads(progress_json).get("data") or {}
+            data = json.loads(progress_data) or {}
             total = max(total, int(data.get("total", 0)))
         except (ValueError, TypeError, AttributeError):
             pass
@@ -238,7 +194,7 @@ class MemoryStore(BatchWrites):
                 phases=phases,
                 added=[decode_added(text) for text in run.added.values()],
                 meta=codec.decode(run.meta),
-                last_seq=run.events[-1][0] if run.events else -1,
+                last_seq=run.events[-1].last_seq if run.events else -1,
             )
 
     def acquire(self, run_id: str) -> None:
@@ -266,26 +222,31 @@ class MemoryStore(BatchWrites):
         run_id: str,
         phases: Sequence[PhaseRow],
         added: Sequence[AddedPhase],
-        events: Sequence[Mapping[str, Any]],
+        events: Sequence[StoreEvent],
     ) -> None:
-        event_rows = [event_json(run_id, e) for e in events]
+        group = event_group(run_id, events) if events else None
         added_texts = [(a.key, encode_added(a)) for a in added]
         with self._mutex:
             run = self._run(run_id)
-            last = run.events[-1][0] if run.events else -1
-            # checked before anything changes: all or nothing
-            check_increasing(run_id, [seq for seq, _, _ in event_rows], last)
+            if group is not None:  # checked before anything changes: all or nothing
+                check_after(run_id, group.first_seq, run.events[-1].last_seq if run.events else -1)
             for p in phases:
-                run.phases[p.key] = _Phase(*phase_values(p)[1:])
+                run.phases[p.key] = _Phase(*p[1:])
             if phases:
                 run.updated = time.time()
             run.added.update(added_texts)
-            run.events.extend(event_rows)
+            if group is not None:
+                run.events.append(group)
 
     def events(self, run_id: str, after_seq: int = -1) -> list[dict[str, Any]]:
         with self._mutex:
             run = self._run(run_id)
-            return [json.loads(text) for seq, _, text in run.events if seq > after_seq]
+            return [
+                event
+                for group in run.events
+                if group.last_seq > after_seq
+                for event in group_events(group.json, after_seq)
+            ]
 
     def finish_run(
         self,
@@ -311,7 +272,9 @@ class MemoryStore(BatchWrites):
                 raise StoreError("store is closed")
             out = []
             for run_id, run in self._runs.items():
-                progress = next((t for _, k, t in reversed(run.events) if k == "progress"), None)
+                progress = next(
+                    (g.progress for g in reversed(run.events) if g.progress is not None), None
+                )
                 done = sum(1 for p in run.phases.values() if p.status == "succeeded")
                 tokens, cost = run.tokens, run.cost
                 if run.elapsed is None:  # never finished: what its phases recorded so far

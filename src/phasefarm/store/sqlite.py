@@ -21,11 +21,11 @@ is written to it, and so is a file that is not a phasefarm store.
 
 from __future__ import annotations
 
-import json
+import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,11 @@ from phasefarm.store._sql import (
     split_statements,
 )
 from phasefarm.store.base import PhaseRow
-from phasefarm.store.memory import events_json, phase_values
 
 __all__ = ["Migration", "SQLiteStore", "check_file", "migrations", "split_statements"]
 
 BUSY_TIMEOUT_S = 30.0
+ROWS_PER_INSERT = 500  # phase rows in one INSERT statement at most (see _insert_phases)
 
 
 class SQLiteStore(SQLRunStore):
@@ -217,23 +217,27 @@ class SQLiteStore(SQLRunStore):
         with self._mutex, self._errors():
             yield self._conn
 
-    # One statement per batch, not one per row: sqlite3 releases the GIL around every step of
-    # a statement, and while the event loop's thread is busy each re-acquisition can wait a
-    # whole switch interval (5 ms); a batch of 10,000 rows took seconds that way.
+    # One statement per batch (up to SQLite's limit of bound values), not one per row: sqlite3
+    # releases the GIL around every step of a statement, and while the event loop's thread is
+    # busy each re-acquisition can wait a whole switch interval (5 ms); a batch of 10,000 rows
+    # took seconds that way. The rows are bound values of one multi-row VALUES, the run id
+    # bound once as ?1: 2.2 µs of CPU per row, against 5.2 through json_each with a
+    # json_extract per column (1,000-row commits, best of 2).
     def _insert_phases(self, conn: Any, run_id: str, phases: Sequence[PhaseRow]) -> None:
-        columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))
-        conn.execute(
-            f"INSERT INTO phases ({PHASE_COLUMNS}) SELECT ?, {columns} FROM json_each(?)"
-            f" WHERE true {PHASE_UPSERT}",  # WHERE: an upsert after SELECT needs one
-            (run_id, json.dumps([phase_values(p) for p in phases], ensure_ascii=False)),
+        fields = len(PhaseRow._fields)  # the columns after `run`
+        # a statement of 10,000 rows cost twice as much per row as ten of 1,000
+        most = min(
+            ROWS_PER_INSERT, (conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 1) // fields
         )
-
-    def _insert_events(self, conn: Any, run_id: str, events: Sequence[Mapping[str, Any]]) -> None:
-        conn.execute(
-            "INSERT INTO events (run, seq, kind, json) SELECT ?, json_extract(value, '$.seq'),"
-            " json_extract(value, '$.kind'), value FROM json_each(?)",
-            (run_id, events_json(list(events))),
-        )
+        row = f"(?1{', ?' * fields})"
+        for start in range(0, len(phases), most):
+            chunk = phases[start : start + most]
+            values = [run_id, *itertools.chain.from_iterable(chunk)]
+            conn.execute(
+                f"INSERT INTO phases ({PHASE_COLUMNS}) VALUES {', '.join([row] * len(chunk))}"
+                f" {PHASE_UPSERT}",
+                values,
+            )
 
     def _refuse_damage(self) -> None:
         """A damaged file is refused before anything is written to it: a run would otherwise

@@ -15,21 +15,14 @@ fails, the error is passed once, and everything submitted afterwards is dropped:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
-from phasefarm.store.base import AddedPhase, PhaseRow, RunStore
+from phasefarm.store.base import AddedPhase, PhaseRow, RunStore, StoreEvent
 
-__all__ = ["Batch", "CheckpointWriter", "Recordable"]
+__all__ = ["Batch", "CheckpointWriter"]
 
 CommitCallback = Callable[[int, BaseException | None], None]
-
-
-class Recordable(Protocol):
-    """An event as the engine keeps it: turned into JSON-able data in the writer's thread."""
-
-    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -38,7 +31,7 @@ class Batch:
 
     phases: list[PhaseRow] = field(default_factory=list)
     added: list[AddedPhase] = field(default_factory=list)
-    events: list[Recordable] = field(default_factory=list)
+    events: list[StoreEvent] = field(default_factory=list)  # the engine's event tuples
 
     def __bool__(self) -> bool:
         return bool(self.phases or self.added or self.events)
@@ -115,5 +108,4 @@ class CheckpointWriter:
                 added += batch.added
                 events += batch.events
         if phases or added or events:
-            rows: list[Mapping[str, Any]] = [event.to_dict() for event in events]
-            self.store.save_batch(self.run_id, phases, added, rows)
+            self.store.save_batch(self.run_id, phases, added, events)

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from phasefarm.errors import UsageError
+from phasefarm.store.eventlog import events_json
 from phasefarm.web.files import CONTENT_POLICY, safe_file
 from phasefarm.web.runs import RunManager, UnknownRun, parse_request
 from phasefarm.web.stream import event_batches
@@ -252,7 +253,7 @@ async def _send_events(manager: RunManager, websocket: WebSocket, run_id: str, a
     last = after
     async for batch in event_batches(manager.store, manager.live_events, run_id, after):
         last = batch[-1]["seq"]
-        await websocket.send_text(json.dumps({"type": "events", "events": batch}, default=str))
+        await websocket.send_text(events_json({"type": "events", "events": batch}))
     await websocket.send_json({"type": "end", "last_seq": last, "run": manager.summary(run_id)})
     await websocket.close(1000)
 
