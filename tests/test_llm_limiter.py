@@ -35,11 +35,11 @@ async def not_granted(limiter: RateLimiter, tokens: int = 0) -> bool:
 
 
 def test_sliding_window_counts_one_window_and_remembers_one_more() -> None:
-    window = SlidingWindow(3, period_s=1.0)  # 3 in any 1.03 s
+    window = SlidingWindow(3, period_s=1.0)  # 3 in any 1.01 s
     for i, t in enumerate((0.0, 0.1, 0.2)):
         window.take(1, t, i)
     assert not window.can_take(1, 0.5)
-    assert window.ready_at(1, 0.5) == pytest.approx(1.03)
+    assert window.ready_at(1, 0.5) == pytest.approx(1.01)
     assert window.can_take(1, 1.04) and window.used(1.04) == 2
     window.settle(1, 0)  # refused: no longer counted
     assert window.used(0.5) == 2
@@ -55,7 +55,7 @@ def test_sliding_window_counts_one_window_and_remembers_one_more() -> None:
 
 def test_picks_the_key_with_most_headroom_and_respects_rpm() -> None:
     clock = Clock()
-    # rpm 600 -> at most 10 requests per key in any window of 1.03 s.
+    # rpm 600 -> at most 10 requests per key in any window of 1.01 s.
     limiter = RateLimiter(["key#1", "key#2"], rpm=600, clock=clock)
 
     async def main() -> list[str]:
@@ -170,7 +170,7 @@ def test_unknown_limits_learn_a_window_from_429s_probe_it_and_follow_a_drop() ->
         assert state.requests.capacity == 8  # the server's window, learned at its first 429
         clock.now += 0.5  # Retry-After has passed, the window has not
         assert await not_granted(limiter)
-        # Paced like a known limit: 8 per 1.03 s, no 429, until the probe.
+        # Paced like a known limit: 8 per 1.01 s, no 429, until the probe.
         start = clock.now
         while clock.now - start < PROBE_S + 0.1:
             clock.now += 1.04
@@ -212,7 +212,7 @@ def test_a_server_refusing_every_request_lengthens_the_learned_window() -> None:
 
 def test_token_estimate_is_reconciled_with_usage() -> None:
     clock = Clock()
-    # tpm 6000 -> at most 100 tokens in any window of 1.03 s.
+    # tpm 6000 -> at most 100 tokens in any window of 1.01 s.
     limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)
 
     async def main() -> None:
@@ -229,7 +229,7 @@ def test_token_estimate_is_reconciled_with_usage() -> None:
 
 def test_cold_key_does_not_refill_before_its_first_answer() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.03 s
+    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.01 s
 
     async def main() -> None:
         lease = await limiter.acquire()
@@ -362,6 +362,52 @@ def test_learned_limits_replace_the_window_for_that_key() -> None:
     run(main())
 
 
+def test_announced_limits_count_what_was_granted_while_learning() -> None:
+    from phasefarm.llm import ServerLimits
+
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], initial_window=8, clock=clock)
+
+    async def main() -> None:
+        leases = [await limiter.acquire() for _ in range(3)]
+        # The first answer announces 3 a second: the 3 grants (one answered, two in flight)
+        # fill the window; the server has seen all three.
+        await limiter.release(leases[0], used_tokens=0, limits=ServerLimits(rpm=180, tpm=None))
+        assert await not_granted(limiter)
+        for lease in leases[1:]:
+            await limiter.release(lease, used_tokens=0)
+        clock.now += 1.02
+        lease = await asyncio.wait_for(limiter.acquire(), 1)
+        await limiter.release(lease, used_tokens=0)
+
+    run(main())
+
+
+def test_a_429_under_known_limits_widens_the_margin_once_per_episode() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=600, tpm=60_000, clock=clock)
+    state = limiter.key_state("key#1")
+    assert state.requests is not None and state.tokens is not None
+
+    async def episode() -> None:
+        leases = [await limiter.acquire(10) for _ in range(3)]
+        for lease in leases:  # three 429s of one episode
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0.1)
+        clock.now += 2
+
+    async def main() -> list[float]:
+        widths = []
+        for _ in range(6):
+            await episode()
+            widths.append(state.requests.window_s)
+        return widths
+
+    widths = run(main())
+    assert widths == pytest.approx([1.02, 1.03, 1.04, 1.05, 1.05, 1.05])
+    assert state.tokens.window_s == pytest.approx(1.05)
+    assert not limiter.adaptive  # known limits are not learned again, only the margin
+
+
 def test_configured_limits_win_over_announced_ones() -> None:
     from phasefarm.llm import ServerLimits
 
@@ -374,7 +420,7 @@ def test_configured_limits_win_over_announced_ones() -> None:
     run(main())
     assert limiter.key_state("key#1").learned is None
     assert limiter.key_state("key#1").requests is not None
-    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.03)
+    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.01)
 
 
 def test_no_window_of_a_second_holds_more_than_the_limit() -> None:
@@ -443,7 +489,7 @@ def test_failed_or_refused_calls_teach_no_ratio() -> None:
 
 def test_a_waiting_caller_is_reserved_at_the_ratio_learned_meanwhile() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.03 s
+    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.01 s
 
     async def main() -> int:
         warm = await limiter.acquire(10)
@@ -465,7 +511,7 @@ def test_a_cold_grant_counts_from_its_own_answer() -> None:
     """Calls granted before a key's first answer may reach the server late: each one's window
     starts at its own answer, the latest time it can have arrived."""
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.03 s
+    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.01 s
 
     async def main() -> None:
         first, second = await limiter.acquire(), await limiter.acquire()

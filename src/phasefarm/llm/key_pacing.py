@@ -165,6 +165,9 @@ class KeyState:
             self.window = max(1.0, self.window / 2.0)
             if self.probing:
                 self._learn_allowance(seq, granted_at, now)
+            else:  # the windows let through what the server refused: arrival jitter
+                for pacer in self._pacers():
+                    pacer.widen()
         self.blocked_until = max(self.blocked_until, now + block_s)
 
     def _learn_allowance(self, seq: int, granted_at: float, now: float) -> None:
@@ -205,9 +208,13 @@ class KeyState:
         known = self.learned
         if limits.rpm and (known is None or known.rpm != limits.rpm):
             requests = SlidingWindow.for_limit(limits.rpm)
+            if self.probing and self.requests is not None:
+                requests.entries = self.requests.entries  # what was granted still counts
+            else:
+                requests.take(self.in_flight, now)  # granted, not yet counted by the server
             if limits.remaining_requests is not None:
-                requests.take(max(0.0, requests.capacity - limits.remaining_requests), now)
-            requests.take(self.in_flight, now)  # granted, not yet counted by the server
+                server_used = requests.capacity - limits.remaining_requests
+                requests.take(max(0.0, server_used - requests.used(now)), now)
             self.requests = requests
         elif self.probing and not limits.rpm:
             self.requests = None  # nothing announced for requests: nothing learned either
