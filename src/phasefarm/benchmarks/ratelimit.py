@@ -1,9 +1,9 @@
 """`phasefarm bench ratelimit`: the shared limiter against an independent rate-limited server.
 
 Each row sends `calls` structured calls through the real OpenAI-compatible provider (real
-HTTP, the openai SDK) to `LimitServer`, whose limiter (a sliding-window log) and token count
-(characters / 3.5) share no code with the client's (token buckets; about 4 characters per
-token). All calls start at once, as a burst of ready phases would.
+HTTP, the openai SDK) to `LimitServer`, whose limiter (a sliding-window log of arrivals) and
+token count (characters / 3.5) share no code with the client's (windows of grants; about 4
+characters per token). All calls start at once, as a burst of ready phases would.
 
 - known:     our limiter is given the server's rpm and tpm;
 - headers:   told nothing, the server announces its limits in `x-ratelimit-limit-*` headers;
@@ -17,8 +17,9 @@ accepted one (server clock). `least_span` comes from the server's own rule (`lea
 moment a sliding window admits it, on the key that admits it first, as a client that knew the
 server's windows exactly would send them. Requests and tokens are both in that schedule, so
 whichever binds counts. A perfect client scores 100 % at any call count (the last, partial
-window costs it nothing); a client that keeps the server idle a tenth of the time scores about
-90 %. It can exceed 100 % only by a rounding of the schedule (none in these rows).
+window costs it nothing); a client that takes a tenth longer scores 91 %. With calls of
+different sizes the greedy schedule is not always the least one, so a client could beat it by
+a little; the figure is not capped.
 Targets: rate used >= 95 % with limits known or announced, >= 90 % unknown; 429s at most 10 %
 of the calls; no failed call. Each row runs `trials` times; the table shows the worst trial.
 """
