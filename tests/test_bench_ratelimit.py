@@ -126,6 +126,16 @@ def test_cli_refuses_too_few_calls_in_one_line(capsys) -> None:
     assert "at least 100" in err and "Traceback" not in err
 
 
+def test_cli_refuses_calls_that_fit_in_one_window(capsys) -> None:
+    from phasefarm.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "ratelimit", "--calls", "300", "--rpm", "6000"])  # 3 x 100 a second
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "one 1-s window" in err and "Traceback" not in err
+
+
 def test_runs_without_the_web_extra() -> None:
     import subprocess
     import sys

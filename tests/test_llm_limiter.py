@@ -389,21 +389,22 @@ def test_a_429_under_known_limits_widens_the_margin_once_per_episode() -> None:
     state = limiter.key_state("key#1")
     assert state.requests is not None and state.tokens is not None
 
-    async def episode() -> None:
+    async def episode(early_s: float) -> None:
         leases = [await limiter.acquire(10) for _ in range(3)]
-        for lease in leases:  # three 429s of one episode
-            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0.1)
+        for lease in leases:  # three 429s of one episode: the server's Retry-After
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=early_s)
         clock.now += 2
 
     async def main() -> list[float]:
         widths = []
-        for _ in range(6):
-            await episode()
+        for early_s in (0.005, 0.005, 0.0005, 0.02, 0.5):
+            await episode(early_s)
             widths.append(state.requests.window_s)
         return widths
 
     widths = run(main())
-    assert widths == pytest.approx([1.02, 1.03, 1.04, 1.05, 1.05, 1.05])
+    # Wider by how early the refused request was (at least 0.1 %), up to 5 %.
+    assert widths == pytest.approx([1.015, 1.02, 1.021, 1.041, 1.05])
     assert state.tokens.window_s == pytest.approx(1.05)
     assert not limiter.adaptive  # known limits are not learned again, only the margin
 

@@ -167,7 +167,7 @@ class KeyState:
                 self._learn_allowance(seq, granted_at, now)
             else:  # the windows let through what the server refused: arrival jitter
                 for pacer in self._pacers():
-                    pacer.widen()
+                    pacer.widen(block_s)
         self.blocked_until = max(self.blocked_until, now + block_s)
 
     def _learn_allowance(self, seq: int, granted_at: float, now: float) -> None:
