@@ -383,7 +383,7 @@ def test_announced_limits_count_what_was_granted_while_learning() -> None:
     run(main())
 
 
-def test_a_429_under_known_limits_widens_the_margin_once_per_episode() -> None:
+def test_a_429_under_known_limits_widens_the_margin_and_full_use_narrows_it() -> None:
     clock = Clock()
     limiter = RateLimiter(["key#1"], rpm=600, tpm=60_000, clock=clock)
     state = limiter.key_state("key#1")
@@ -395,17 +395,29 @@ def test_a_429_under_known_limits_widens_the_margin_once_per_episode() -> None:
             await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=early_s)
         clock.now += 2
 
+    async def full_windows(seconds: float) -> None:
+        end = clock.now + seconds
+        while clock.now < end:
+            for _ in range(10):
+                await limiter.release(await limiter.acquire(10), used_tokens=10)
+            clock.now += 1.06
+
     async def main() -> list[float]:
         widths = []
-        for early_s in (0.005, 0.005, 0.0005, 0.02, 0.5):
+        for early_s in (0.005, 0.005, 0.0005, 0.02, 0.5, 0.5, 0.5):
             await episode(early_s)
             widths.append(state.requests.window_s)
+        await full_windows(PROBE_S - 2.5)  # 2 s of those since the last 429
+        widths.append(state.requests.window_s)  # not yet
+        await full_windows(2)
+        widths.append(state.requests.window_s)
         return widths
 
     widths = run(main())
-    # Wider by how early the refused request was (at least 0.1 %), up to 5 %.
-    assert widths == pytest.approx([1.015, 1.02, 1.021, 1.041, 1.05])
-    assert state.tokens.window_s == pytest.approx(1.05)
+    # Wider by how early the refused request was, 0.1 % to 1 % at a time, up to 5 %; narrower
+    # by 1 % after PROBE_S seconds of full use without a 429.
+    assert widths == pytest.approx([1.015, 1.02, 1.021, 1.031, 1.041, 1.05, 1.05, 1.05, 1.04])
+    assert state.tokens.window_s == pytest.approx(1.04)
     assert not limiter.adaptive  # known limits are not learned again, only the margin
 
 

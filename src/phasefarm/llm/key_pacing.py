@@ -19,7 +19,9 @@ How a key is paced:
   429 when there is none. A server that refuses even one request a window gets a longer window
   (down to `MIN_RATE`).
 
-A 429 also blocks the key until its Retry-After; the other keys go on.
+A 429 also blocks the key until its Retry-After; the other keys go on. A 429 that a known or
+announced window let through widens its jitter margin (`SlidingWindow.widen`); `PROBE_S` of
+full use without one narrows it again.
 """
 
 from __future__ import annotations
@@ -60,8 +62,10 @@ class KeyState:
     learned: ServerLimits | None = None
     granted: int = 0
     rate_limited: int = 0
-    changed_at: float = -math.inf  # when the learned allowance was last set or grown
-    full_at: float = -math.inf  # the latest grant that filled the request window
+    # When a window was last learned, grown, widened or narrowed, and the latest grant that
+    # filled one (windows change only after full use).
+    changed_at: float = -math.inf
+    full_at: float = -math.inf
     set_aside: bool = False  # the server refused the key (401/403): not used again this run
 
     @classmethod
@@ -139,6 +143,8 @@ class KeyState:
                 self.full_at = now
         if self.tokens is not None:
             self.tokens.take(tokens, now, seq)
+            if not self.tokens.can_take(tokens, now):
+                self.full_at = now
         self.in_flight += 1
         self.granted += 1
 
@@ -168,6 +174,7 @@ class KeyState:
             else:  # the windows let through what the server refused: arrival jitter
                 for pacer in self._pacers():
                     pacer.widen(block_s)
+                self.changed_at = now
         self.blocked_until = max(self.blocked_until, now + block_s)
 
     def _learn_allowance(self, seq: int, granted_at: float, now: float) -> None:
@@ -187,18 +194,23 @@ class KeyState:
         self.changed_at = now
 
     def succeeded(self, now: float, max_window: float) -> None:
-        """A call answered: the AIMD window grows; a learned allowance in full use for
-        `PROBE_S` seconds without a 429 grows by one request (or its window shrinks back)."""
+        """A call answered: the AIMD window grows. After `PROBE_S` seconds of full use without
+        a 429, a learned allowance grows by one request (or its window shrinks back), and the
+        jitter margin of known or announced windows narrows."""
         self.window = min(max_window, self.window + 1.0 / max(1.0, self.window))
-        window = self.requests
-        if not self.probing or self.searching or window is None:
+        if self.searching or self.full_at <= self.changed_at or now - self.changed_at < PROBE_S:
             return
-        if self.full_at > self.changed_at and now - self.changed_at >= PROBE_S:
-            if window.period_s > WINDOW_S:
-                window.resize(window.capacity, max(WINDOW_S, window.period_s / 2))
-            else:
-                window.resize(window.capacity + 1, window.period_s)
-            self.changed_at = now
+        self.changed_at = now
+        window = self.requests
+        if not self.probing:
+            for pacer in self._pacers():
+                pacer.narrow()
+        elif window is None:
+            return
+        elif window.period_s > WINDOW_S:
+            window.resize(window.capacity, max(WINDOW_S, window.period_s / 2))
+        else:
+            window.resize(window.capacity + 1, window.period_s)
 
     def adopt(self, limits: ServerLimits, now: float) -> None:
         """Limits the server announced for this key: windows for them from now on (what the

@@ -21,11 +21,12 @@ __all__ = ["MARGIN", "MAX_MARGIN", "WINDOW_S", "EstimateRatio", "SlidingWindow"]
 # The shortest period a per-minute limit is assumed to be enforced over.
 WINDOW_S = 1.0
 # Our window is longer than the server's by a margin for the time between our grant and the
-# server's arrival, which varies from call to call. It starts at 1 % and widens, on each 429
-# episode the window let through, by how early that request was (its Retry-After), up to 5 %.
-# Measured with `phasefarm bench ratelimit` on a loaded machine: a fixed 1 % drew 12 to 30
-# 429s in 400 calls, a fixed 3 % none but cost 2 points of the rate, and widening by 1 % a 429
-# reached 5 % within a few seconds.
+# server's arrival, which varies from call to call. It starts at 1 %; each 429 episode the
+# window let through widens it by how early that request was (its Retry-After), at least 0.1 %
+# and at most 1 % at a time, up to 5 %; the key narrows it back by 1 % after `PROBE_S` of full
+# use without a 429. Measured with `phasefarm bench ratelimit` on a loaded machine: a fixed 1 %
+# drew 12 to 30 429s in 400 calls, a fixed 3 % none but cost 2 points of the rate, and a margin
+# that only widened reached 5 % after one 429 of the cold start.
 MARGIN = 0.01
 MAX_MARGIN = 0.05
 
@@ -71,9 +72,17 @@ class SlidingWindow:
 
     def widen(self, early_s: float) -> None:
         """The server refused what this window allowed, `early_s` seconds too early (its
-        Retry-After): a margin wider by that much, for arrival jitter."""
-        self.margin = min(MAX_MARGIN, self.margin + max(0.001, early_s / self.period_s))
-        self.window_s = self.period_s * (1.0 + self.margin)
+        Retry-After): a margin wider by about that much, for arrival jitter."""
+        step = min(MARGIN, max(0.001, early_s / self.period_s))
+        self._set_margin(min(MAX_MARGIN, self.margin + step))
+
+    def narrow(self) -> None:
+        """No 429 for a while at full use: back towards the least margin."""
+        self._set_margin(max(MARGIN, self.margin - MARGIN))
+
+    def _set_margin(self, margin: float) -> None:
+        self.margin = margin
+        self.window_s = self.period_s * (1.0 + margin)
 
     @property
     def rate(self) -> float:
