@@ -180,14 +180,17 @@ def test_unknown_limits_learn_a_window_from_429s_probe_it_and_follow_a_drop() ->
         assert state.requests.capacity == 9  # full use without a 429 for PROBE_S: one more
         clock.now += 1.04
         await window_of_calls(8)  # the 9th is refused: back to 8
-        assert state.requests.capacity == 8
+        assert state.requests.capacity == 8 and state.requests.window_s == pytest.approx(1.01)
+        clock.now += 1.04
+        await window_of_calls(7)  # refused on a full window: arrival jitter, as for known limits
+        assert state.requests.capacity == 8 and state.requests.window_s == pytest.approx(1.02)
         clock.now += 1.04
         await window_of_calls(3)  # the server dropped to 3 a second: followed at once
         assert state.requests.capacity == 3
         assert limiter.stats.rates["key#1"] == 180  # rpm: 3 a second
 
     run(main())
-    assert limiter.stats.rate_limited == 3
+    assert limiter.stats.rate_limited == 4
 
 
 def test_a_server_refusing_every_request_lengthens_the_learned_window() -> None:

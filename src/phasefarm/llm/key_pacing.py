@@ -13,11 +13,12 @@ How a key is paced:
   success, halves once per congestion episode, as TCP does) while a window without a limit
   records the grants. A 429 means the server's window was full when that request arrived; the
   requests it accepted just before, within one window, are its allowance. From then on the key
-  is paced by a `SlidingWindow` of that allowance, the same pacing as a known limit. The next
-  429 measures it again (it never grows on a 429), and after `PROBE_S` seconds of full use
-  without a 429 the allowance grows by one request, a probe for spare capacity that costs one
-  429 when there is none. A server that refuses even one request a window gets a longer window
-  (down to `MIN_RATE`).
+  is paced by a `SlidingWindow` of that allowance, the same pacing as a known limit. After
+  `PROBE_S` seconds of full use without a 429 the allowance grows by one request, a probe for
+  spare capacity that costs one 429 when there is none (and takes it back). Any other 429
+  measures the allowance again, unless the window was full: then, as under known limits, it
+  was arrival jitter and widens the margin (until the margin is at its widest). A server that
+  refuses even one request a window gets a longer window (down to `MIN_RATE`).
 
 A 429 also blocks the key until its Retry-After; the other keys go on. A 429 that a known or
 announced window let through widens its jitter margin (`SlidingWindow.widen`); `PROBE_S` of
@@ -30,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 from phasefarm.llm.provider import ServerLimits
-from phasefarm.llm.window import WINDOW_S, SlidingWindow
+from phasefarm.llm.window import MAX_MARGIN, WINDOW_S, SlidingWindow
 
 __all__ = ["MIN_RATE", "PROBE_S", "KeyState"]
 
@@ -66,6 +67,7 @@ class KeyState:
     # filled one (windows change only after full use).
     changed_at: float = -math.inf
     full_at: float = -math.inf
+    probed: bool = False  # a learned allowance grew by one since the last 429
     set_aside: bool = False  # the server refused the key (401/403): not used again this run
 
     @classmethod
@@ -170,47 +172,51 @@ class KeyState:
         if self.blocked_until <= granted_at:  # the first 429 of this episode
             self.window = max(1.0, self.window / 2.0)
             if self.probing:
-                self._learn_allowance(seq, granted_at, now)
+                self._learn_allowance(seq, granted_at, now, block_s)
             else:  # the windows let through what the server refused: arrival jitter
                 for pacer in self._pacers():
                     pacer.widen(block_s)
                 self.changed_at = now
         self.blocked_until = max(self.blocked_until, now + block_s)
 
-    def _learn_allowance(self, seq: int, granted_at: float, now: float) -> None:
+    def _learn_allowance(self, seq: int, granted_at: float, now: float, early_s: float) -> None:
         """The server's window was full when grant `seq` arrived: the grants it accepted within
-        one window before are its allowance (it never grows here: probes grow it)."""
+        one window before are its allowance. It never grows here (probes grow it). A 429 on a
+        full window that was not just probed is arrival jitter, as under known limits: the
+        margin widens (by `early_s`, the Retry-After) before the allowance is doubted."""
         window = self.requests
         if window is None:
             return
-        period = WINDOW_S if math.isinf(window.capacity) else window.period_s
         accepted = window.counted_before(seq, granted_at - window.window_s)
-        if math.isinf(window.capacity):
-            window.resize(max(1, accepted), period)
-        elif accepted == 0 and window.capacity <= 1:
-            window.resize(1, min(2 * period, 1.0 / MIN_RATE))  # not even one a window
-        else:
-            window.resize(max(1, min(window.capacity - 1, accepted)), period)
+        probed, self.probed = self.probed, False
         self.changed_at = now
+        if math.isinf(window.capacity):
+            window.resize(max(1, accepted), WINDOW_S)
+        elif accepted == 0 and window.capacity <= 1:
+            window.resize(1, min(2 * window.period_s, 1.0 / MIN_RATE))  # not one a window
+        elif not probed and accepted >= window.capacity - 1 and window.margin < MAX_MARGIN:
+            window.widen(early_s)
+        else:
+            window.resize(max(1, min(window.capacity - 1, accepted)), window.period_s)
 
     def succeeded(self, now: float, max_window: float) -> None:
         """A call answered: the AIMD window grows. After `PROBE_S` seconds of full use without
-        a 429, a learned allowance grows by one request (or its window shrinks back), and the
-        jitter margin of known or announced windows narrows."""
+        a 429 the jitter margins narrow, and a learned allowance grows by one request (or its
+        window shrinks back)."""
         self.window = min(max_window, self.window + 1.0 / max(1.0, self.window))
         if self.searching or self.full_at <= self.changed_at or now - self.changed_at < PROBE_S:
             return
         self.changed_at = now
+        for pacer in self._pacers():
+            pacer.narrow()
         window = self.requests
-        if not self.probing:
-            for pacer in self._pacers():
-                pacer.narrow()
-        elif window is None:
+        if not self.probing or window is None:
             return
-        elif window.period_s > WINDOW_S:
+        if window.period_s > WINDOW_S:
             window.resize(window.capacity, max(WINDOW_S, window.period_s / 2))
         else:
             window.resize(window.capacity + 1, window.period_s)
+            self.probed = True
 
     def adopt(self, limits: ServerLimits, now: float) -> None:
         """Limits the server announced for this key: windows for them from now on (what the
