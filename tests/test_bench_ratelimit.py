@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from phasefarm.benchmarks.limit_server import LimitServer, count_tokens, sample
+from phasefarm.benchmarks.limit_server import LimitServer, count_tokens, least_span, sample
 from phasefarm.benchmarks.ratelimit import run_scenario, section
 
 
@@ -52,6 +52,24 @@ def test_tokens_are_characters_over_3_5_and_bind_as_a_window_total() -> None:
     assert second.status_code == 429  # 100 tokens per 10 s window: the second does not fit
 
 
+def test_least_span_is_the_schedule_of_a_client_that_knows_the_windows() -> None:
+    # 10 requests per 1-s window and key: 400 calls on 3 keys are 13 full windows of 30 and a
+    # partial one, sent at 0, 1, ..., 13 s; the partial window costs nothing more.
+    def span(calls: int, tokens: int = 1, window_tokens: int = 10**6) -> float:
+        return least_span(
+            [tokens] * calls, keys=3, requests=10, window_tokens=window_tokens, window_s=1.0
+        )
+
+    assert span(400) == 13.0
+    assert span(390) == 12.0 and span(391) == 13.0
+    assert span(30) == 0.0  # all in the first window
+    # Tokens bind: 200 a window admit two calls of 73 (not 200 / 73 = 2.7), 6 a window on 3 keys.
+    assert span(60, tokens=73, window_tokens=200) == 9.0
+    # Mixed sizes: each call waits until enough of the oldest ones have left its key's window.
+    mixed = least_span([150, 60, 100, 100], keys=1, requests=10, window_tokens=200, window_s=1.0)
+    assert mixed == 2.0  # 150 at 0; 60 at 1 (150 has left); 100 at 1; 100 at 2
+
+
 def test_unknown_key_is_refused() -> None:
     server = LimitServer(keys=["k"], rpm=60, tpm=1000, latency=0)
     with server, httpx.Client(timeout=10) as client:
@@ -66,10 +84,11 @@ def test_sample_answers_what_the_schema_accepts() -> None:
 
 @pytest.mark.parametrize("scenario", ["known", "headers", "unknown", "tokens"])
 def test_every_scenario_completes_every_call(scenario) -> None:
-    result = run_scenario(scenario, calls=30, keys=2, rpm=1200, tpm=200_000, latency=0.001)
+    result = run_scenario(scenario, calls=30, keys=2, rpm=600, tpm=200_000, latency=0.001)
     assert result.succeeded == 30 and result.failed == 0
     assert result.http_requests == 30 + result.http_429
-    assert 0 < result.utilization <= 1.0 + 1e-9
+    assert 0 < result.least_span_s <= result.span_s
+    assert result.utilization == pytest.approx(result.least_span_s / result.span_s, abs=1e-3)
 
 
 def test_scenario_name_is_checked() -> None:
@@ -86,6 +105,8 @@ def test_section_marks_a_missed_row() -> None:
         "http_429": 1,
         "accepted_rpm": 100.0,
         "accepted_tpm": 1000.0,
+        "span_s": 2.0,
+        "least_span_s": 1.0,
         "utilization": 0.5,
         "utilization_range": [0.5, 0.6],
         "passed": False,
@@ -105,6 +126,16 @@ def test_cli_refuses_too_few_calls_in_one_line(capsys) -> None:
     assert "at least 100" in err and "Traceback" not in err
 
 
+def test_cli_refuses_calls_that_fit_in_one_window(capsys) -> None:
+    from phasefarm.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "ratelimit", "--calls", "300", "--rpm", "6000"])  # 3 x 100 a second
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "one 1-s window" in err and "Traceback" not in err
+
+
 def test_runs_without_the_web_extra() -> None:
     import subprocess
     import sys
@@ -112,7 +143,7 @@ def test_runs_without_the_web_extra() -> None:
     code = (
         "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
         "from phasefarm.benchmarks.ratelimit import run_scenario\n"
-        "r = run_scenario('known', calls=10, keys=1, rpm=6000, tpm=10**6, latency=0)\n"
+        "r = run_scenario('known', calls=10, keys=1, rpm=300, tpm=10**6, latency=0)\n"
         "print(r.succeeded, r.failed)\n"
     )
     done = subprocess.run(

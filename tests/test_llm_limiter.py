@@ -8,7 +8,8 @@ import pytest
 
 from phasefarm.errors import UsageError
 from phasefarm.llm import RateLimiter, parse_retry_after
-from phasefarm.llm.limiter import TokenBucket
+from phasefarm.llm.key_pacing import PROBE_S
+from phasefarm.llm.window import SlidingWindow
 
 
 class Clock:
@@ -33,25 +34,28 @@ async def not_granted(limiter: RateLimiter, tokens: int = 0) -> bool:
     return False
 
 
-def test_token_bucket_refills_continuously_up_to_capacity() -> None:
-    bucket = TokenBucket(rate=10, capacity=5, now=0)
-    for _ in range(5):
-        assert bucket.can_take(1, 0)
-        bucket.take(1, 0)
-    assert not bucket.can_take(1, 0)
-    assert bucket.ready_at(1, 0) == pytest.approx(0.1)
-    assert bucket.can_take(1, 0.1)
-    assert bucket.can_take(5, 10) and bucket.level == 5  # capped
-    # A request bigger than the capacity passes when full, leaving debt.
-    big = TokenBucket(rate=1, capacity=10, now=0)
-    assert big.can_take(50, 0)
-    big.take(50, 0)
-    assert big.level == -40 and not big.can_take(1, 0)
+def test_sliding_window_counts_one_window_and_remembers_one_more() -> None:
+    window = SlidingWindow(3, period_s=1.0)  # 3 in any 1.01 s
+    for i, t in enumerate((0.0, 0.1, 0.2)):
+        window.take(1, t, i)
+    assert not window.can_take(1, 0.5)
+    assert window.ready_at(1, 0.5) == pytest.approx(1.01)
+    assert window.can_take(1, 1.04) and window.used(1.04) == 2
+    window.settle(1, 0)  # refused: no longer counted
+    assert window.used(0.5) == 2
+    # Expired grants are still there to be counted against a late 429, for one more window.
+    assert window.counted_before(3, since=-1.0) == 2  # 0 and 2; 1 was refused
+    assert window.counted_before(2, since=0.05) == 0
+    window.take(1, 2.3, 3)  # expires what is older than two windows
+    assert window.counted_before(4, since=-1.0) == 1
+    assert SlidingWindow.for_limit(600).capacity == 10
+    slow = SlidingWindow.for_limit(6)  # under one a second: one per 10 s
+    assert (slow.capacity, slow.period_s) == (1, 10.0)
 
 
 def test_picks_the_key_with_most_headroom_and_respects_rpm() -> None:
     clock = Clock()
-    # rpm 600 -> at most 10 requests per key in any window of 1.03 s.
+    # rpm 600 -> at most 10 requests per key in any window of 1.01 s.
     limiter = RateLimiter(["key#1", "key#2"], rpm=600, clock=clock)
 
     async def main() -> list[str]:
@@ -140,44 +144,78 @@ def test_aimd_halves_once_per_episode_and_grows_on_success() -> None:
     run(main())
 
 
-def test_unknown_limits_learn_a_rate_from_429s_and_pace_under_it() -> None:
-    # A server allowing 8 requests/s after a burst of 8, driven by hand (binary fractions of a
-    # second, so the clock is exact).
+def test_unknown_limits_learn_a_window_from_429s_probe_it_and_follow_a_drop() -> None:
+    # A server allowing 8 requests in any second, driven by hand.
     clock = Clock()
     limiter = RateLimiter(["key#1"], initial_window=64, clock=clock)
 
     async def call(*, refused: bool = False) -> None:
         lease = await limiter.acquire()
         if refused:
-            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0.125)
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0.5)
         else:
             await limiter.release(lease, used_tokens=0)
 
-    async def main() -> None:
-        for _ in range(8):
-            await call()  # the burst
-        clock.now += 0.5
-        await call(refused=True)  # at 100.5; 8 accepted in 0.5 s, burst included: guess 8/s
-        assert limiter.stats.rates["key#1"] == pytest.approx(480)
-        clock.now += 0.125  # Retry-After has passed: one call goes, not a window's worth
-        await call()
-        assert await not_granted(limiter)
-        for _ in range(20):  # a call every 0.125 s, all accepted, up to 103.125
-            clock.now += 0.125
+    async def window_of_calls(accepted: int, *, refused: bool = True) -> None:
+        for _ in range(accepted):
             await call()
-        clock.now += 0.125
-        await call(refused=True)  # at 103.25: 21 accepted since the 429 at 100.5
+        if refused:
+            await call(refused=True)
+
+    async def main() -> None:
         state = limiter.key_state("key#1")
-        assert state.rate == pytest.approx(21 / 2.75 * 0.95) and state.rate_trusted
-        assert limiter.stats.rates["key#1"] == pytest.approx(21 / 2.75 * 0.95 * 60, abs=0.1)
+        assert state.searching and limiter.stats.rates["key#1"] is None
+        await window_of_calls(8)  # 8 accepted at 100.0, the 9th refused
+        assert not state.searching and state.requests is not None
+        assert state.requests.capacity == 8  # the server's window, learned at its first 429
+        clock.now += 0.5  # Retry-After has passed, the window has not
+        assert await not_granted(limiter)
+        # Paced like a known limit: 8 per 1.01 s, no 429, until the probe.
+        start = clock.now
+        while clock.now - start < PROBE_S + 0.1:
+            clock.now += 1.04
+            await window_of_calls(8, refused=False)
+            if state.requests.capacity > 8:
+                break
+        assert state.requests.capacity == 9  # full use without a 429 for PROBE_S: one more
+        clock.now += 1.04
+        await window_of_calls(8)  # the 9th is refused: back to 8
+        assert state.requests.capacity == 8 and state.requests.window_s == pytest.approx(1.01)
+        clock.now += 1.04
+        await window_of_calls(7)  # refused on a full window: arrival jitter, as for known limits
+        assert state.requests.capacity == 8 and state.requests.window_s == pytest.approx(1.02)
+        clock.now += 1.04
+        await window_of_calls(3)  # the server dropped to 3 a second: followed at once
+        assert state.requests.capacity == 3
+        assert limiter.stats.rates["key#1"] == 180  # rpm: 3 a second
 
     run(main())
-    assert limiter.stats.rate_limited == 2
+    assert limiter.stats.rate_limited == 4
+
+
+def test_a_server_refusing_every_request_lengthens_the_learned_window() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], clock=clock)
+
+    async def main() -> list[float]:
+        periods = []
+        for _ in range(8):
+            lease = await limiter.acquire(timeout=3600)
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=0)
+            window = limiter.key_state("key#1").requests
+            assert window is not None
+            periods.append(window.period_s)
+            clock.now += 30
+        return periods
+
+    periods = run(main())
+    assert periods[:5] == [1.0, 2.0, 4.0, 8.0, 10.0]  # down to MIN_RATE, one per 10 s
+    assert periods[-1] == 10.0
 
 
 def test_token_estimate_is_reconciled_with_usage() -> None:
     clock = Clock()
-    # tpm 6000 -> at most 100 tokens in any window of 1.03 s.
+    # tpm 6000 -> at most 100 tokens in any window of 1.01 s.
     limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)
 
     async def main() -> None:
@@ -194,7 +232,7 @@ def test_token_estimate_is_reconciled_with_usage() -> None:
 
 def test_cold_key_does_not_refill_before_its_first_answer() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.03 s
+    limiter = RateLimiter(["key#1"], rpm=60, clock=clock)  # 1 request per 1.01 s
 
     async def main() -> None:
         lease = await limiter.acquire()
@@ -314,16 +352,76 @@ def test_learned_limits_replace_the_window_for_that_key() -> None:
         lease = await limiter.acquire()
         assert lease.key_id == "key#1"
         await limiter.release(lease, used_tokens=0, limits=ServerLimits(rpm=120, tpm=None))
-        # key#1 is now paced by a bucket (2/s, capacity 1), not by a window of 1 in flight.
+        # key#1 is now paced by a window (2 a second), not by a window of 1 in flight.
         first = await limiter.acquire()
         second = await limiter.acquire()
         assert {first.key_id, second.key_id} == {"key#1", "key#2"}
-        assert limiter.key_state("key#1").requests is not None
-        assert limiter.key_state("key#2").requests is None  # not announced for key#2
+        one, two = limiter.key_state("key#1"), limiter.key_state("key#2")
+        assert one.requests is not None and one.requests.capacity == 2 and not one.probing
+        assert two.searching  # not announced for key#2: still learning
         for held in (first, second):
             await limiter.release(held, used_tokens=0)
 
     run(main())
+
+
+def test_announced_limits_count_what_was_granted_while_learning() -> None:
+    from phasefarm.llm import ServerLimits
+
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], initial_window=8, clock=clock)
+
+    async def main() -> None:
+        leases = [await limiter.acquire() for _ in range(3)]
+        # The first answer announces 3 a second: the 3 grants (one answered, two in flight)
+        # fill the window; the server has seen all three.
+        await limiter.release(leases[0], used_tokens=0, limits=ServerLimits(rpm=180, tpm=None))
+        assert await not_granted(limiter)
+        for lease in leases[1:]:
+            await limiter.release(lease, used_tokens=0)
+        clock.now += 1.02
+        lease = await asyncio.wait_for(limiter.acquire(), 1)
+        await limiter.release(lease, used_tokens=0)
+
+    run(main())
+
+
+def test_a_429_under_known_limits_widens_the_margin_and_full_use_narrows_it() -> None:
+    clock = Clock()
+    limiter = RateLimiter(["key#1"], rpm=600, tpm=60_000, clock=clock)
+    state = limiter.key_state("key#1")
+    assert state.requests is not None and state.tokens is not None
+
+    async def episode(early_s: float) -> None:
+        leases = [await limiter.acquire(10) for _ in range(3)]
+        for lease in leases:  # three 429s of one episode: the server's Retry-After
+            await limiter.release(lease, used_tokens=0, rate_limited=True, retry_after=early_s)
+        clock.now += 2
+
+    async def full_windows(seconds: float) -> None:
+        end = clock.now + seconds
+        while clock.now < end:
+            for _ in range(10):
+                await limiter.release(await limiter.acquire(10), used_tokens=10)
+            clock.now += 1.06
+
+    async def main() -> list[float]:
+        widths = []
+        for early_s in (0.005, 0.005, 0.0005, 0.02, 0.5, 0.5, 0.5):
+            await episode(early_s)
+            widths.append(state.requests.window_s)
+        await full_windows(PROBE_S - 2.5)  # 2 s of those since the last 429
+        widths.append(state.requests.window_s)  # not yet
+        await full_windows(2)
+        widths.append(state.requests.window_s)
+        return widths
+
+    widths = run(main())
+    # Wider by how early the refused request was, 0.1 % to 1 % at a time, up to 5 %; narrower
+    # by 1 % after PROBE_S seconds of full use without a 429.
+    assert widths == pytest.approx([1.015, 1.02, 1.021, 1.031, 1.041, 1.05, 1.05, 1.05, 1.04])
+    assert state.tokens.window_s == pytest.approx(1.04)
+    assert not limiter.adaptive  # known limits are not learned again, only the margin
 
 
 def test_configured_limits_win_over_announced_ones() -> None:
@@ -338,7 +436,7 @@ def test_configured_limits_win_over_announced_ones() -> None:
     run(main())
     assert limiter.key_state("key#1").learned is None
     assert limiter.key_state("key#1").requests is not None
-    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.03)
+    assert limiter.key_state("key#1").requests.rate == pytest.approx(1 / 1.01)
 
 
 def test_no_window_of_a_second_holds_more_than_the_limit() -> None:
@@ -407,7 +505,7 @@ def test_failed_or_refused_calls_teach_no_ratio() -> None:
 
 def test_a_waiting_caller_is_reserved_at_the_ratio_learned_meanwhile() -> None:
     clock = Clock()
-    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.03 s
+    limiter = RateLimiter(["key#1"], tpm=6000, clock=clock)  # 100 tokens per 1.01 s
 
     async def main() -> int:
         warm = await limiter.acquire(10)
@@ -429,7 +527,7 @@ def test_a_cold_grant_counts_from_its_own_answer() -> None:
     """Calls granted before a key's first answer may reach the server late: each one's window
     starts at its own answer, the latest time it can have arrived."""
     clock = Clock()
-    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.03 s
+    limiter = RateLimiter(["key#1"], rpm=120, clock=clock)  # 2 requests per 1.01 s
 
     async def main() -> None:
         first, second = await limiter.acquire(), await limiter.acquire()

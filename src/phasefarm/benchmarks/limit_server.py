@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Arrival", "LimitServer", "count_tokens", "sample"]
+__all__ = ["Arrival", "KeyLog", "LimitServer", "count_tokens", "least_span", "sample"]
 
 CHARS_PER_TOKEN = 3.5
 
@@ -67,31 +67,62 @@ def sample(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
     return "Fresh sourdough, baked before dawn every morning."[: schema.get("maxLength", 200)]
 
 
-class _Window:
+class KeyLog:
     """The sliding-window log of one key: (time, tokens) of requests accepted lately."""
 
     def __init__(self, requests: int, tokens: int, window_s: float) -> None:
         self.requests, self.tokens, self.window_s = requests, tokens, window_s
         self.log: deque[tuple[float, int]] = deque()
 
-    def admit(self, now: float, tokens: int) -> float:
-        """0.0 when accepted (and logged), else the seconds until it would be."""
-        while self.log and self.log[0][0] <= now - self.window_s:
-            self.log.popleft()
-        used = sum(n for _, n in self.log)
-        if len(self.log) < self.requests and (not self.log or used + tokens <= self.tokens):
-            self.log.append((now, tokens))
+    def wait(self, now: float, tokens: int) -> float:
+        """0.0 when a request of `tokens` would be accepted at `now`, else the seconds until
+        it would be. Changes nothing."""
+        log = [(t, n) for t, n in self.log if t > now - self.window_s]
+        used = sum(n for _, n in log)
+        if len(log) < self.requests and (not log or used + tokens <= self.tokens):
             return 0.0
         wait_requests = 0.0
-        if len(self.log) >= self.requests:
-            wait_requests = self.log[len(self.log) - self.requests][0] + self.window_s - now
+        if len(log) >= self.requests:
+            wait_requests = log[len(log) - self.requests][0] + self.window_s - now
         wait_tokens, freed = 0.0, 0
-        for t, n in self.log:  # the oldest entries leave the window first
+        for t, n in log:  # the oldest entries leave the window first
             if used - freed + tokens <= self.tokens:
                 break
             freed += n
             wait_tokens = t + self.window_s - now
-        return max(wait_requests, wait_tokens, 0.001)
+        return max(wait_requests, wait_tokens, 1e-9)
+
+    def admit(self, now: float, tokens: int) -> float:
+        """0.0 when accepted (and logged), else the seconds until it would be. Times only
+        move forward."""
+        while self.log and self.log[0][0] <= now - self.window_s:
+            self.log.popleft()
+        wait = self.wait(now, tokens)
+        if wait == 0.0:
+            self.log.append((now, tokens))
+            return 0.0
+        return max(wait, 0.001)  # Retry-After is sent in whole milliseconds
+
+
+def least_span(
+    tokens: list[int], *, keys: int, requests: int, window_tokens: int, window_s: float
+) -> float:
+    """The least time from the first to the last arrival in which `keys` keys under these
+    limits accept requests of `tokens` tokens each: every request sent at the earliest moment
+    this server's rule admits it, on the key that admits it first (what a client that knows
+    the server's windows exactly would do)."""
+    logs = [KeyLog(requests, window_tokens, window_s) for _ in range(keys)]
+    now = 0.0
+    for n in tokens:
+        ready = []
+        for log in logs:
+            at = now
+            while (wait := log.wait(at, n)) > 0:
+                at += wait
+            ready.append(at)
+        now = min(ready)
+        logs[ready.index(now)].admit(now, n)
+    return now
 
 
 class LimitServer:
@@ -113,7 +144,7 @@ class LimitServer:
         self.window_requests = max(1, math.floor(rpm * per_window))
         self.window_tokens = max(1, math.floor(tpm * per_window))
         self._windows = {
-            key: _Window(self.window_requests, self.window_tokens, window_s) for key in keys
+            key: KeyLog(self.window_requests, self.window_tokens, window_s) for key in keys
         }
         self._lock = threading.Lock()
         self.arrivals: list[Arrival] = []
