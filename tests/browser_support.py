@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,15 @@ BROWSER_MARKS = [
         reason="needs Debian's chromium at /usr/bin/chromium",
     ),
 ]
+
+
+def on_request_failed(problems: list[str], prefix: str = "request failed") -> Any:
+    """A `requestfailed` handler that records real failures. A request the page's own
+    navigation cancelled (the favicon of a page left before it loaded: net::ERR_ABORTED) is
+    not one: whether it happens depends only on timing."""
+
+    def handler(request: Any) -> None:
+        if request.failure != "net::ERR_ABORTED":
+            problems.append(f"{prefix}: {request.url} ({request.failure})")
+
+    return handler

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app_support import build_app, failures
-from browser_support import ARGS, BROWSER_MARKS, CHROMIUM
+from browser_support import ARGS, BROWSER_MARKS, CHROMIUM, on_request_failed
 from phasefarm.pipelines.app.deploy import PreviewServer
 
 pytestmark = BROWSER_MARKS
@@ -41,7 +41,7 @@ def test_the_app_runs_in_chromium_and_its_main_view_works(preview_url: str) -> N
             page.set_default_timeout(15_000)
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+            page.on("requestfailed", on_request_failed(problems, "failed"))
             page.on(
                 "response",
                 lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,

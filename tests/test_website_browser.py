@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import ARGS, ARTIFACTS, BROWSER_MARKS, CHROMIUM
+from browser_support import ARGS, ARTIFACTS, BROWSER_MARKS, CHROMIUM, on_request_failed
 from website_support import build_site, failures
 
 pytestmark = BROWSER_MARKS
@@ -68,7 +68,7 @@ def test_every_page_in_chromium(site: Path, server: str) -> None:
                 ),
             )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.on("requestfailed", on_request_failed(problems))
             page.on(
                 "response",
                 lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
@@ -120,7 +120,7 @@ def test_every_page_in_chromium(site: Path, server: str) -> None:
 
             # opened from disk: relative links, the stylesheet and the images still work
             disk = context.new_page()
-            disk.on("requestfailed", lambda r: problems.append(f"disk request failed: {r.url}"))
+            disk.on("requestfailed", on_request_failed(problems, "disk request failed"))
             disk.goto((site / "about.html").as_uri(), wait_until="load")
             styled = disk.evaluate("getComputedStyle(document.body).fontSize")
             assert styled != "16px" or (site / "assets/style.css").read_text().count("16px") > 0
