@@ -89,7 +89,7 @@ def bind(
             )
     if first_started is None:
         first_started = MappingProxyType({"attempt": 1, "pool": spec.pool})
-    wants_ctx = (CONTEXT_PARAM, CTX) in params
+    wants_ctx = CONTEXT_PARAM in spec.params  # the context always fills a `ctx` parameter
     return Binding(key, spec, kind, deps, args, tuple(params), first_started, wants_ctx)
 
 
