@@ -26,6 +26,7 @@ def _listing(folder: Path) -> list[str]:
         (["A to-do app", "--mode", "fast"], "unknown --mode 'fast'"),
         (["A to-do app", "--time-scale", "-1"], "--time-scale must be between 0 and 100"),
         (["A to-do app", "--max-cost", "0"], "--max-cost must be positive"),
+        (["A to-do app", "--call-timeout", "0"], "--call-timeout must be more than 0 seconds"),
     ],
 )
 def test_bad_options_are_one_line_exit_2_and_write_nothing(

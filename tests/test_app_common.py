@@ -41,6 +41,7 @@ def _check(**changes: object) -> None:
         "time_scale": 0.0,
         "max_tokens": None,
         "max_cost": None,
+        "call_timeout": 300.0,
     }
     check_run_options(**{**options, **changes})  # type: ignore[arg-type]
 
@@ -61,6 +62,8 @@ def test_run_options_are_checked_in_order_with_one_line_each() -> None:
         _check(provider="nope")
     with pytest.raises(UsageError, match="--time-scale"):
         _check(time_scale=-1.0)
+    with pytest.raises(UsageError, match="--call-timeout must be more than 0 seconds"):
+        _check(call_timeout=0.0)
 
 
 def test_the_llm_gets_the_offline_profile_only_offline() -> None:

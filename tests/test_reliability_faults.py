@@ -7,6 +7,7 @@ on how long anything took.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 from phasefarm.pipelines.website.checks import check_site
 from phasefarm.testing.fake_openai import FakeOpenAI, Faults
-from reliability_support import statuses, website_over
+from reliability_support import KEY, statuses, website_over
+from website_support import run_cli
 
 # the phases that need seo_strategy, directly or not (the website flow's graph)
 SEO_DEPENDENTS = {"page_seo", "assemble", "check"}
@@ -130,3 +132,28 @@ def test_faults_follow_the_call_not_the_arrival_order() -> None:
         "transient": outcomes.count(503),
         "reset": outcomes.count(0),
     }
+
+
+def test_the_app_job_gives_up_a_call_that_never_answers_at_its_time_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`phasefarm app --call-timeout`: file calls that never answer fail their phases at the
+    limit, retries included, instead of holding the run; the rest of the job ends cleanly."""
+    with FakeOpenAI(keys=[KEY]) as server:
+        server.rule("FileContent", stall=True)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        argv = ["app", "A to-do app", "--out", str(tmp_path / "app"), "--phases", "2"]
+        argv += ["--provider", "openai", "--model", "fake-model", "--call-timeout", "0.5"]
+        argv += ["--store", f"sqlite:///{tmp_path / 'runs.db'}", "--json"]
+        code, stdout, stderr = run_cli(argv, capsys)
+        stalled = server.fault_counts["stall"]
+    assert code == 1
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    phases = statuses(summary)
+    assert phases["blueprint"] == phases["concept[1]"] == "succeeded"
+    timed_out = [n for n, s in phases.items() if n.startswith("implement[") and s == "failed"]
+    assert timed_out and stalled >= 1  # some never reached the server: the limit covers waits
+    for name in timed_out:
+        assert "time" in summary["phases"][name]["error"].lower(), summary["phases"][name]
+    assert "time" in next(ln for ln in stderr.splitlines() if "implement[" in ln).lower()

@@ -171,6 +171,9 @@ def app_command(
     seed: int = typer.Option(0, "--seed", help="Offline provider seed."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop at this many tokens."),
     max_cost: float | None = typer.Option(None, "--max-cost", help="Stop at this cost (USD)."),
+    call_timeout: float = typer.Option(
+        300.0, "--call-timeout", help="Seconds a model call may take, retries and waits included."
+    ),
     store: str | None = typer.Option(
         None, "--store", help="Store URL (default .phasefarm/runs.sqlite3; none: no store)."
     ),
@@ -199,6 +202,7 @@ def app_command(
         seed=seed,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        call_timeout=call_timeout,
     )
     flow, services = prepare(meta)
     with ExitStack() as stack:

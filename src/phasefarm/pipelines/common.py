@@ -69,10 +69,12 @@ def check_run_options(
     time_scale: float,
     max_tokens: int | None,
     max_cost: float | None,
+    call_timeout: float,
     more: Callable[[], None] = lambda: None,
 ) -> None:
-    """The brief, the provider, the time scale and the caps; `more` runs the job's own checks
-    between the provider and the time scale (so errors come in the options' usual order)."""
+    """The brief, the provider, the time scale, the caps and the call time limit; `more` runs
+    the job's own checks between the provider and the time scale (so errors come in the
+    options' usual order)."""
     if not brief.strip():
         raise UsageError(f"the brief is empty: describe the {what} to build")
     if len(brief) > MAX_BRIEF:
@@ -83,6 +85,9 @@ def check_run_options(
     check_non_negative("--time-scale", time_scale, most=100)
     check_cap("--max-tokens", max_tokens)
     check_cap("--max-cost", max_cost)
+    check_non_negative("--call-timeout", call_timeout, most=86400)
+    if call_timeout <= 0:
+        raise UsageError("--call-timeout must be more than 0 seconds")
 
 
 def llm_from_meta(

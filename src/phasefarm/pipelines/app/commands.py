@@ -74,6 +74,7 @@ def app_meta(
     seed: int,
     max_tokens: int | None,
     max_cost: float | None,
+    call_timeout: float = 300.0,
 ) -> dict[str, Any]:
     """Check the options of `phasefarm app` and return the run's meta (no secrets)."""
     check_run_options(
@@ -83,6 +84,7 @@ def app_meta(
         time_scale=time_scale,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        call_timeout=call_timeout,
     )
     AppSettings(phases=phases, review_cycles=review_cycles, fixes=fixes, mode=mode)
     _check_git(out)
@@ -99,6 +101,7 @@ def app_meta(
         "seed": seed,
         "max_tokens": max_tokens,
         "max_cost": max_cost,
+        "call_timeout": call_timeout,
     }
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from phasefarm.engine.scheduler import MODES
 from phasefarm.errors import UsageError
 from phasefarm.llm.latency import DEFAULT_MODEL
-from phasefarm.options import check_non_negative
 from phasefarm.pipelines.common import check_run_options
 from phasefarm.pipelines.website.profile import DEFAULT_SITE_URL, WebsiteSettings, seed_latency
 
@@ -109,11 +108,9 @@ def website_meta(
         time_scale=time_scale,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        call_timeout=call_timeout,
         more=lambda: _check_mode(mode),
     )
-    check_non_negative("--call-timeout", call_timeout, most=86400)
-    if call_timeout <= 0:
-        raise UsageError("--call-timeout must be more than 0 seconds")
     settings = WebsiteSettings(
         pages=pages, images=images, image_pool=image_pool, provider=provider, site_url=site_url
     )
