@@ -37,7 +37,15 @@ from phasefarm.store.base import PhaseRow
 from phasefarm.store.sqlite import SQLiteStore
 from phasefarm.store.writer import Batch, CheckpointWriter
 
-__all__ = ["TARGETS_TEXT", "commit_round_trip_us", "main", "measure", "passed"]
+__all__ = [
+    "COLUMNS",
+    "TARGETS_TEXT",
+    "commit_round_trip_us",
+    "main",
+    "measure",
+    "passed",
+    "table_row",
+]
 
 TARGET_US = 15.0  # no store, µs per phase
 TARGET_RATIO = 2.5  # no store, vs raw asyncio (first run and reuse)
@@ -219,35 +227,43 @@ def passed(row: dict[str, Any]) -> bool:
     )
 
 
+COLUMNS = (
+    "shape",
+    "no store µs/phase",
+    "first run µs/phase",
+    "raw asyncio µs/phase",
+    "vs raw (first run)",
+    "SQLite store µs/phase",
+    "store vs no store",
+    "RSS growth MB",
+    "targets",
+)
+
+
+def table_row(row: dict[str, Any]) -> list[str]:
+    """One shape's row (from `measure`) as the table's cells, `COLUMNS` in order."""
+    return [
+        row["shape"],
+        f"{row['us_per_phase']:.1f}",
+        f"{row['first_us_per_phase']:.1f}",
+        f"{row['raw_us_per_phase']:.1f}",
+        f"{row['ratio']:.2f}x ({row['first_ratio']:.2f}x)",
+        f"{row['store_us_per_phase']:.1f}",
+        f"{row['store_ratio']:.2f}x",
+        f"{row['rss_growth_mb']:.1f}",
+        "met" if passed(row) else "MISSED",
+    ]
+
+
 def print_table(rows: list[dict[str, Any]], hold: dict[str, float]) -> int:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"engine overhead, {rows[0]['phases']:,} no-op phases (best of runs)")
-    for column in (
-        "shape",
-        "no store µs/phase",
-        "first run µs/phase",
-        "raw asyncio µs/phase",
-        "vs raw (first run)",
-        "SQLite store µs/phase",
-        "store vs no store",
-        "RSS growth MB",
-        "targets",
-    ):
+    for column in COLUMNS:
         table.add_column(column)
     for row in rows:
-        table.add_row(
-            row["shape"],
-            f"{row['us_per_phase']:.1f}",
-            f"{row['first_us_per_phase']:.1f}",
-            f"{row['raw_us_per_phase']:.1f}",
-            f"{row['ratio']:.2f}x ({row['first_ratio']:.2f}x)",
-            f"{row['store_us_per_phase']:.1f}",
-            f"{row['store_ratio']:.2f}x",
-            f"{row['rss_growth_mb']:.1f}",
-            "met" if passed(row) else "MISSED",
-        )
+        table.add_row(*table_row(row))
     console = Console(width=max(120, Console().width))
     console.print(table)
     console.print(f"targets: {TARGETS_TEXT}", highlight=False)

@@ -91,34 +91,12 @@ def _overhead_section(quick: bool) -> dict[str, Any]:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         row["met"] = overhead.passed(row)
         rows.append(row)
-        table.append(
-            [
-                shape,
-                f"{row['us_per_phase']:.1f}",
-                f"{row['first_us_per_phase']:.1f}",
-                f"{row['raw_us_per_phase']:.1f}",
-                f"{row['ratio']:.2f}x ({row['first_ratio']:.2f}x)",
-                f"{row['store_us_per_phase']:.1f}",
-                f"{row['store_ratio']:.2f}x",
-                f"{row['rss_growth_mb']:.1f}",
-                "met" if row["met"] else "MISSED",
-            ]
-        )
+        table.append(overhead.table_row(row))
     return {
         "name": "overhead",
         "title": f"Engine overhead, {phases:,} no-op phases, beside raw asyncio (best of runs)",
         "command": f"phasefarm bench overhead --phases {phases}",
-        "columns": [
-            "shape",
-            "no store µs/phase",
-            "first run µs/phase",
-            "raw asyncio µs/phase",
-            "vs raw (first run)",
-            "SQLite store µs/phase",
-            "store vs no store",
-            "RSS growth MB",
-            "targets",
-        ],
+        "columns": list(overhead.COLUMNS),
         "rows": table,
         "notes": [
             "Each shape in its own process; per repeat, alternated: the first run of a freshly "
