@@ -264,3 +264,6 @@ def test_store_none_runs_without_a_store_and_builds_the_same_site(
     code, _, _ = run_cli(website(tmp_path / "kept", tmp_path / "runs.sqlite3", *fast), capsys)
     assert code == 0 and (tmp_path / "runs.sqlite3").is_file()
     assert site_digest(tmp_path / "bare") == site_digest(tmp_path / "kept")
+    code, _, stderr = run_cli(["resume", "any-run", "--store", "none"], capsys)
+    assert code == 2 and stderr.count("\n") == 1
+    assert "resume needs the store the run was checkpointed in, not --store none" in stderr

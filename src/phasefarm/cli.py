@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import typer
 
 from phasefarm.cli_bench import bench_app
-from phasefarm.cli_run import fail, run_job
+from phasefarm.cli_run import NO_STORE, fail, run_job
 from phasefarm.errors import PhasefarmError, StoreError, UsageError
 from phasefarm.options import check_cap, check_non_negative
 
@@ -359,6 +359,8 @@ def resume_command(
     check_cap("--max-cost", max_cost)
     from phasefarm.store.base import usage_so_far
 
+    if store is not None and store.strip().lower() == NO_STORE:
+        raise fail("resume needs the store the run was checkpointed in, not --store none")
     run_store = open_store(store, create=False)
     try:
         stored = run_store.load_run(run_id)

@@ -84,8 +84,6 @@ def run_job(
     meta = {**meta, "job": job}
     backend = backend_for(meta, partial(job_services, job, meta), flow.pools)
     without_store = store_url is not None and store_url.strip().lower() == NO_STORE
-    if without_store and resume:
-        raise fail("resume needs the store the run was checkpointed in, not --store none")
     store = None if without_store else open_store(store_url)
     from phasefarm.progress import LiveProgress
 
