@@ -44,7 +44,11 @@ class Binding(NamedTuple):
     # data of its first `phase.started` event, read-only and made once: an event mapping
     # per phase is a measurable part of the engine's overhead (`phasefarm bench overhead`)
     first_started: Mapping[str, Any]
-    wants_ctx: bool  # has a `ctx` parameter (PhaseContext)
+
+    @property
+    def wants_ctx(self) -> bool:
+        """Whether it has a `ctx` parameter (the context always fills one)."""
+        return CONTEXT_PARAM in self.spec.params
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +93,7 @@ def bind(
             )
     if first_started is None:
         first_started = MappingProxyType({"attempt": 1, "pool": spec.pool})
-    wants_ctx = CONTEXT_PARAM in spec.params  # the context always fills a `ctx` parameter
-    return Binding(key, spec, kind, deps, args, tuple(params), first_started, wants_ctx)
+    return Binding(key, spec, kind, deps, args, tuple(params), first_started)
 
 
 def kwargs(binding: Binding, sources: Sources, ctx: Any) -> dict[str, Any]:

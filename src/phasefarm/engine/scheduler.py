@@ -139,8 +139,6 @@ class Scheduler:
                 if spec.name in index or spec.name in seen:
                     raise GraphError(f"duplicate phase name {spec.name!r}")
                 seen.add(spec.name)
-        in_order = True  # every dependency known or earlier in the batch: nothing to sort
-        earlier: set[str] = set()
         for spec in batch:
             if spec.pool not in self.pools:
                 known = ", ".join(sorted(self.pools))
@@ -148,12 +146,9 @@ class Scheduler:
                     f"phase {spec.name!r} uses unknown pool {spec.pool!r} (known: {known})"
                 )
             for dep in spec.deps:
-                if dep not in index and dep not in earlier:
-                    if dep not in names:
-                        raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
-                    in_order = False
-            earlier.add(spec.name)
-        ordered = batch if in_order else topological(batch, index.keys())
+                if dep not in index and dep not in names:
+                    raise GraphError(f"phase {spec.name!r} depends on unknown phase {dep!r}")
+        ordered = topological(batch, index.keys())
         first = len(self._names)
         self._insert(ordered)
         # priorities need the remaining path, so nodes become ready only after it is known
@@ -224,8 +219,6 @@ class Scheduler:
         seq = lists[i]
         if type(seq) is list:
             seq.append(value)
-        elif not seq:  # the first entry (a chain's only one): a tuple, nothing for copy() to do
-            lists[i] = (value,)
         else:
             lists[i] = [*seq, value]
             self._has_lists = True
